@@ -1,0 +1,2 @@
+// Package jobs holds the job model and the durable job queue behind one store interface.
+package jobs
