@@ -3,7 +3,15 @@ package classad
 import (
 	"sort"
 	"strings"
+	"unique"
 )
+
+// internKey returns the canonical lower-case form of an attribute name. Every ad and every
+// parsed reference shares one copy of each key's bytes, so map lookups across many ads hit
+// the same cache lines and compare keys by pointer.
+func internKey(name string) string {
+	return unique.Make(strings.ToLower(name)).Value()
+}
 
 // ClassAd is a record of named, unevaluated expressions. Names are case-insensitive for
 // lookup and keep the case they were first set with for printing. Expressions are stored
@@ -14,9 +22,14 @@ type ClassAd struct {
 	parent *ClassAd             // enclosing ad, for nested ads being evaluated
 }
 
+// attrEntry is one binding. A literal's value is also kept inline so that evaluating the
+// common case (a constant attribute) reads no memory beyond the map slot: with 100,000
+// ads in a queue that saves a cache miss per reference.
 type attrEntry struct {
-	name string
-	expr Expr
+	name  string
+	expr  Expr
+	isLit bool
+	lit   Value
 }
 
 // New returns an empty ClassAd.
@@ -28,11 +41,15 @@ func (ad *ClassAd) Set(name string, e Expr) {
 	if ad.attrs == nil {
 		ad.attrs = make(map[string]attrEntry)
 	}
-	key := strings.ToLower(name)
+	key := internKey(name)
 	if old, ok := ad.attrs[key]; ok {
 		name = old.name
 	}
-	ad.attrs[key] = attrEntry{name: name, expr: e}
+	en := attrEntry{name: name, expr: e}
+	if l, ok := e.(*literal); ok {
+		en.isLit, en.lit = true, l.v
+	}
+	ad.attrs[key] = en
 }
 
 // SetValue binds name to a literal holding v.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,11 +24,33 @@ type Context struct {
 	Rand *rand.Rand
 }
 
+// statePool recycles evaluation states: the state must live on the heap (it is passed
+// through interface calls), and reusing it keeps policy evaluation allocation-free.
+var statePool = sync.Pool{New: func() any { return new(evalState) }}
+
+func (c *Context) state() *evalState {
+	st := statePool.Get().(*evalState)
+	st.ctx = *c
+	st.scope = c.My
+	st.depth = 0
+	st.stack = st.stackBuf[:0]
+	return st
+}
+
+func release(st *evalState) {
+	st.ctx = Context{}
+	st.scope = nil
+	clear(st.stackBuf[:])
+	st.stack = nil
+	statePool.Put(st)
+}
+
 // Eval evaluates e in the context.
 func (c *Context) Eval(e Expr) Value {
-	st := evalState{ctx: c, scope: c.My}
-	st.stack = st.stackBuf[:0]
-	return e.eval(&st)
+	st := c.state()
+	v := e.eval(st)
+	release(st)
+	return v
 }
 
 // EvalAttr evaluates attribute name of c.My (UNDEFINED if absent).
@@ -35,9 +58,10 @@ func (c *Context) EvalAttr(name string) Value {
 	if c.My == nil {
 		return Undefined()
 	}
-	st := evalState{ctx: c, scope: c.My}
-	st.stack = st.stackBuf[:0]
-	return st.evalAttrIn(c.My, strings.ToLower(name))
+	st := c.state()
+	v := st.evalAttrIn(c.My, strings.ToLower(name))
+	release(st)
+	return v
 }
 
 // inflight identifies an attribute being evaluated, for cycle detection.
@@ -47,7 +71,7 @@ type inflight struct {
 }
 
 type evalState struct {
-	ctx      *Context
+	ctx      Context
 	scope    *ClassAd // innermost ad for unscoped lookups
 	depth    int
 	stack    []inflight
@@ -84,6 +108,9 @@ func (st *evalState) evalAttrIn(ad *ClassAd, key string) Value {
 	en, ok := ad.attrs[key]
 	if !ok {
 		return Undefined()
+	}
+	if en.isLit {
+		return en.lit
 	}
 	for _, f := range st.stack {
 		if f.ad == ad && f.key == key {
@@ -399,10 +426,7 @@ func compare(op opcode, l, r Value) Value {
 	var c int
 	switch {
 	case l.kind == StringKind && r.kind == StringKind:
-		c = strings.Compare(strings.ToLower(l.s), strings.ToLower(r.s))
-		if c == 0 && !strings.EqualFold(l.s, r.s) {
-			c = strings.Compare(l.s, r.s)
-		}
+		c = compareFold(l.s, r.s)
 	case isNumeric(l) && isNumeric(r):
 		if l.kind != RealKind && r.kind != RealKind {
 			switch {
@@ -529,4 +553,33 @@ func bitwise(op opcode, l, r Value) Value {
 		return Int(int64(uint64(a) >> n))
 	}
 	return Error()
+}
+
+// compareFold compares two strings case-insensitively, byte by byte with ASCII case
+// folding, as strcasecmp does, without allocating.
+func compareFold(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := lowerASCII(a[i]), lowerASCII(b[i])
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

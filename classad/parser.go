@@ -236,7 +236,7 @@ func (p *parser) postfix() (Expr, error) {
 			if t.kind != tIdent {
 				return nil, p.errorf(t, "expected an attribute name after '.'")
 			}
-			e = &selectExpr{base: e, name: t.text, key: strings.ToLower(t.text)}
+			e = &selectExpr{base: e, name: t.text, key: internKey(t.text)}
 		case p.isOp("["):
 			p.next()
 			idx, err := p.expr()
@@ -287,7 +287,7 @@ func (p *parser) primary() (Expr, error) {
 			}
 			return &callExpr{name: t.text, args: args, fn: lookupBuiltin(t.text)}, nil
 		}
-		return &attrRef{name: t.text, key: strings.ToLower(t.text)}, nil
+		return &attrRef{name: t.text, key: internKey(t.text)}, nil
 	case tOp:
 		switch t.text {
 		case "(":
@@ -316,7 +316,7 @@ func (p *parser) primary() (Expr, error) {
 			if n.kind != tIdent {
 				return nil, p.errorf(n, "expected an attribute name after '.'")
 			}
-			return &attrRef{name: n.text, key: strings.ToLower(n.text), absolute: true}, nil
+			return &attrRef{name: n.text, key: internKey(n.text), absolute: true}, nil
 		}
 	}
 	return nil, p.errorf(t, "expected an expression")
@@ -374,4 +374,32 @@ func (p *parser) attrList(close string) (*ClassAd, error) {
 			return nil, p.errorf(p.peek(), "expected ';' or '%s'", close)
 		}
 	}
+}
+
+// ParseAd parses a nested-ad literal in old-syntax expressions, "[ a = 1; b = a + 1 ]",
+// into a ClassAd. Surrounding whitespace is allowed; nothing else may follow the ']'.
+func ParseAd(src string) (*ClassAd, error) {
+	toks, err := lex(src)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{toks: toks}
+	if err := p.expect("["); err != nil {
+		return nil, err
+	}
+	ad, err := p.attrList("]")
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != tEOF {
+		return nil, p.errorf(t, "expected end of ad")
+	}
+	return ad, nil
+}
+
+// String prints the ad as a nested-ad literal in old syntax: [ a = 1; b = "x" ].
+func (ad *ClassAd) String() string {
+	var b strings.Builder
+	ad.writeInline(&b, oldSyntax)
+	return b.String()
 }
