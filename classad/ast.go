@@ -42,7 +42,7 @@ func IsLiteral(e Expr) (Value, bool) {
 
 type literal struct{ v Value }
 
-func (l *literal) write(b *strings.Builder, syn syntax) { writeValue(b, l.v, syn) }
+func (l *literal) write(b *strings.Builder, syn syntax) { writeLiteral(b, l.v, syn) }
 
 // attrRef is an attribute reference: Name, or .Name (absolute: looked up in the root ad).
 type attrRef struct {

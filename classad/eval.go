@@ -133,6 +133,20 @@ func (st *evalState) evalAttrIn(ad *ClassAd, key string) Value {
 
 func (l *literal) eval(*evalState) Value { return l.v }
 
+// sides returns the ad the current scope belongs to and the other ad of the match: in
+// matchmaking, names inside the TARGET ad fall back to the MY ad and MY/TARGET swap
+// meaning there, because a match is symmetric.
+func (st *evalState) sides() (mine, other *ClassAd) {
+	root := st.scope
+	for root != nil && root.parent != nil {
+		root = root.parent
+	}
+	if root != nil && root == st.ctx.Target && root != st.ctx.My {
+		return st.ctx.Target, st.ctx.My
+	}
+	return st.ctx.My, st.ctx.Target
+}
+
 func (a *attrRef) eval(st *evalState) Value {
 	if a.absolute {
 		root := st.scope
@@ -149,19 +163,20 @@ func (a *attrRef) eval(st *evalState) Value {
 			return st.evalAttrIn(ad, a.key)
 		}
 	}
-	if t := st.ctx.Target; t != nil {
-		if _, ok := t.attrs[a.key]; ok {
-			return st.evalAttrIn(t, a.key)
+	mine, other := st.sides()
+	if other != nil {
+		if _, ok := other.attrs[a.key]; ok {
+			return st.evalAttrIn(other, a.key)
 		}
 	}
 	switch a.key {
 	case "my":
-		if st.ctx.My != nil {
-			return AdValue(st.ctx.My)
+		if mine != nil {
+			return AdValue(mine)
 		}
 	case "target":
-		if st.ctx.Target != nil {
-			return AdValue(st.ctx.Target)
+		if other != nil {
+			return AdValue(other)
 		}
 	case "self":
 		if st.scope != nil {

@@ -38,7 +38,6 @@ func fuzzContext() Context {
 	return Context{My: my, Target: target, Now: func() time.Time { return time.Unix(1_700_000_000, 0) }}
 }
 
-
 // FuzzParse checks that the parser never panics and that parse(unparse(e)) evaluates
 // like e in a fixed context (with the same random sequence).
 func FuzzParse(f *testing.F) {

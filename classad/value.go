@@ -166,6 +166,16 @@ const (
 )
 
 func writeValue(b *strings.Builder, v Value, syn syntax) {
+	writeValueMode(b, v, syn, false)
+}
+
+// writeLiteral prints v as a literal inside an expression: like writeValue, but reals
+// are printed so they read back as the same float64 (see formatRealExact).
+func writeLiteral(b *strings.Builder, v Value, syn syntax) {
+	writeValueMode(b, v, syn, true)
+}
+
+func writeValueMode(b *strings.Builder, v Value, syn syntax, exact bool) {
 	switch v.kind {
 	case UndefinedKind:
 		b.WriteString("undefined")
@@ -180,7 +190,11 @@ func writeValue(b *strings.Builder, v Value, syn syntax) {
 	case IntKind:
 		b.WriteString(strconv.FormatInt(v.i, 10))
 	case RealKind:
-		b.WriteString(formatReal(v.f, syn))
+		if exact {
+			b.WriteString(formatRealExact(v.f, syn))
+		} else {
+			b.WriteString(formatReal(v.f, syn))
+		}
 	case StringKind:
 		writeQuoted(b, v.s, syn)
 	case ListKind:
@@ -189,7 +203,7 @@ func writeValue(b *strings.Builder, v Value, syn syntax) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeValue(b, e, syn)
+			writeValueMode(b, e, syn, exact)
 		}
 		b.WriteString(" }")
 	case ClassAdKind:
@@ -197,31 +211,50 @@ func writeValue(b *strings.Builder, v Value, syn syntax) {
 	}
 }
 
-// formatReal prints a real as HTCondor does: %.16G with ".0" added when the text has no
-// '.', 'e' or 'E' (old syntax), or %1.15E (new syntax). Infinities and NaN print as the
-// expressions that make them. Where %.16G would not read back as the same float64 (values
-// that need 17 significant digits) we print 17 digits, so parse(unparse(e)) == e holds;
-// every value HTCondor's own output reads back exactly prints exactly as HTCondor's.
+// formatReal prints a real value as HTCondor does: %.16G with ".0" added when the text
+// has no '.', 'e' or 'E' (old syntax), or %1.15E (new syntax). Infinities and NaN print as
+// the expressions that make them.
 func formatReal(f float64, syn syntax) string {
-	switch {
-	case math.IsInf(f, 1):
-		return `real("INF")`
-	case math.IsInf(f, -1):
-		return `real("-INF")`
-	case math.IsNaN(f):
-		return `real("NaN")`
+	if s, ok := specialReal(f); ok {
+		return s
 	}
 	if syn == newSyntax {
-		s := strconv.FormatFloat(f, 'E', 15, 64)
-		if back, err := strconv.ParseFloat(s, 64); err == nil && back == f {
-			return s
-		}
+		return strconv.FormatFloat(f, 'E', 15, 64)
+	}
+	return withPoint(strconv.FormatFloat(f, 'G', 16, 64))
+}
+
+// formatRealExact prints a real literal of an expression. It is formatReal's text
+// whenever that reads back as the same float64 — every literal written with up to 16
+// significant digits — and otherwise uses 17 digits, so that parse(unparse(e)) always
+// evaluates like e. (HTCondor's %.16G loses the last bit of such values.)
+func formatRealExact(f float64, syn syntax) string {
+	s := formatReal(f, syn)
+	if _, special := specialReal(f); special {
+		return s
+	}
+	if back, err := strconv.ParseFloat(s, 64); err == nil && back == f {
+		return s
+	}
+	if syn == newSyntax {
 		return strconv.FormatFloat(f, 'E', 16, 64)
 	}
-	s := strconv.FormatFloat(f, 'G', 16, 64)
-	if back, err := strconv.ParseFloat(s, 64); err != nil || back != f {
-		s = strconv.FormatFloat(f, 'G', 17, 64)
+	return withPoint(strconv.FormatFloat(f, 'G', 17, 64))
+}
+
+func specialReal(f float64) (string, bool) {
+	switch {
+	case math.IsInf(f, 1):
+		return `real("INF")`, true
+	case math.IsInf(f, -1):
+		return `real("-INF")`, true
+	case math.IsNaN(f):
+		return `real("NaN")`, true
 	}
+	return "", false
+}
+
+func withPoint(s string) string {
 	if !strings.ContainsAny(s, ".eE") {
 		s += ".0"
 	}
