@@ -98,7 +98,12 @@ func (ad *ClassAd) Delete(name string) bool {
 }
 
 // Len returns the number of attributes.
-func (ad *ClassAd) Len() int { return len(ad.attrs) }
+func (ad *ClassAd) Len() int {
+	if ad == nil {
+		return 0
+	}
+	return len(ad.attrs)
+}
 
 // Names returns the attribute names sorted case-insensitively (condor_q -long's order).
 func (ad *ClassAd) Names() []string {
@@ -147,6 +152,10 @@ func (ad *ClassAd) EvalAttr(name string) Value {
 
 // writeInline prints the ad as a nested-ad literal: [ a = 1; b = "x" ].
 func (ad *ClassAd) writeInline(b *strings.Builder, syn syntax) {
+	if ad == nil {
+		b.WriteString("[  ]")
+		return
+	}
 	names := ad.Names()
 	if len(names) == 0 {
 		b.WriteString("[  ]")

@@ -251,10 +251,15 @@ func (s *subscriptExpr) eval(st *evalState) Value {
 func (p *parenExpr) eval(st *evalState) Value { return p.x.eval(st) }
 
 func (c *callExpr) eval(st *evalState) Value {
-	if c.fn == nil {
-		return Error()
+	fn := c.fn
+	if fn == nil {
+		// Parsed before the function table was filled (a package-level expression in
+		// this package), or an unknown function, which is ERROR.
+		if fn = lookupBuiltin(c.name); fn == nil {
+			return Error()
+		}
 	}
-	return c.fn(st, c.args)
+	return fn(st, c.args)
 }
 
 func (l *listExpr) eval(st *evalState) Value {
