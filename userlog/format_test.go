@@ -111,8 +111,8 @@ func TestFormatFixtures(t *testing.T) {
 				"\t   Memory (MB)          :        0        1      1900 \n...\n"},
 		{"005 abnormal, decimals, no allocation", &TerminatedEvent{Header: job(4, 2, "2026-08-18 15:18:33"),
 			TerminatedBySignal: 9, CoreFile: "/tmp/core.1234",
-			RunRemoteUsage:     CPUUsage{User: 90061 * time.Second, Sys: 59 * time.Second},
-			TotalRemoteUsage:   CPUUsage{User: 90061 * time.Second, Sys: 59 * time.Second},
+			RunRemoteUsage:   CPUUsage{User: 90061 * time.Second, Sys: 59 * time.Second},
+			TotalRemoteUsage: CPUUsage{User: 90061 * time.Second, Sys: 59 * time.Second},
 			Resources: []Resource{
 				{Name: "Cpus", Usage: "0.25", Request: "1"},
 				{Name: "Memory", Usage: "3", Request: "2048"},
