@@ -254,7 +254,7 @@ func (jb *jobBuilder) setEC2Params() error {
 		}
 		d := defs[i]
 		if !isAttrName(n) {
-			return errorf(jb.r.f.Name, d.line, d.name, nil, "%q cannot be part of an attribute name: write '.' in parameter names as '_' in the key", n)
+			return errorf(jb.r.f.Name, d.line, d.written, nil, "%q cannot be part of an attribute name: write '.' in parameter names as '_' in the key", n)
 		}
 		p, err := jb.param(d.name)
 		if err != nil {

@@ -123,11 +123,11 @@ func (f *File) Jobs(opts Options) (*Submission, error) {
 			if st.del {
 				value = ""
 			}
-			r.table.set(st.key, value, st.line)
+			r.table.set(st.key, st.written, value, st.line)
 			r.pending = append(r.pending, st)
 		case appendStmt:
 			old := r.table[strings.ToLower(st.key)].value
-			r.table.set(st.key, joinNonEmpty(old, expandSelf(st.value, strings.ToLower(st.key), old)), st.line)
+			r.table.set(st.key, st.written, joinNonEmpty(old, expandSelf(st.value, strings.ToLower(st.key), old)), st.line)
 			r.pending = append(r.pending, st)
 		case queueStmt:
 			if err := r.queue(st); err != nil {
@@ -355,13 +355,13 @@ func (jb *jobBuilder) param(keys ...string) (param, error) {
 		}
 		v, err := jb.x.expand(d.value)
 		if err != nil {
-			return param{}, errorf(jb.r.f.Name, d.line, d.name, err, "%v", err)
+			return param{}, errorf(jb.r.f.Name, d.line, d.written, err, "%v", err)
 		}
 		v = strings.TrimSpace(v)
 		if v == "" {
 			continue
 		}
-		return param{value: v, key: d.name, line: d.line, ok: true}, nil
+		return param{value: v, key: d.written, line: d.line, ok: true}, nil
 	}
 	return param{key: keys[0], line: jb.queueLine}, nil
 }
@@ -398,7 +398,7 @@ func (jb *jobBuilder) setUniverse() error {
 		return err
 	}
 	if !p.ok {
-		return jb.fail(p, nil, "no universe is set, and HTCondor's default (vanilla) is not run by ec2grid: set universe = grid and grid_resource = ec2 <URL>")
+		return jb.fail(p, nil, "no universe is set, and HTCondor's default (vanilla) is not run here: ec2grid runs only universe = grid with grid_resource = ec2 <URL>")
 	}
 	if !strings.EqualFold(p.value, "grid") {
 		return jb.fail(p, nil, "universe %q is not supported: ec2grid runs only universe = grid with grid_resource = ec2 <URL>", p.value)
@@ -619,7 +619,7 @@ func (jb *jobBuilder) setForced() error {
 		attr := d.name[3:]
 		v, err := jb.x.expand(d.value)
 		if err != nil {
-			return errorf(jb.r.f.Name, d.line, d.name, err, "%v", err)
+			return errorf(jb.r.f.Name, d.line, d.written, err, "%v", err)
 		}
 		if v = strings.TrimSpace(v); v == "" {
 			jb.ad.Delete(attr)
@@ -627,7 +627,7 @@ func (jb *jobBuilder) setForced() error {
 		}
 		e, err := classad.ParseExpr(v)
 		if err != nil {
-			return exprError(jb.r.f.Name, d.line, d.name, v, err)
+			return exprError(jb.r.f.Name, d.line, d.written, v, err)
 		}
 		jb.ad.Set(attr, e)
 	}

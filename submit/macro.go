@@ -24,9 +24,10 @@ const (
 
 // macroDef is one macro's current definition.
 type macroDef struct {
-	name  string // as first written
-	value string // unexpanded
-	line  int
+	name    string // as first written
+	written string // the key as written in the latest definition (+Attr, not MY.Attr), for messages
+	value   string // unexpanded
+	line    int
 }
 
 // macroTable maps lower-case macro names to their definitions.
@@ -35,7 +36,7 @@ type macroTable map[string]macroDef
 // set defines name. A reference to name itself inside value is replaced by the previous
 // value now (HTCondor's rule, so "args = $(args) -v" appends); every other reference
 // stays for later.
-func (t macroTable) set(name, value string, line int) {
+func (t macroTable) set(name, written, value string, line int) {
 	key := strings.ToLower(name)
 	old, had := t[key]
 	if strings.Contains(value, "$") {
@@ -44,7 +45,7 @@ func (t macroTable) set(name, value string, line int) {
 	if had {
 		name = old.name
 	}
-	t[key] = macroDef{name: name, value: value, line: line}
+	t[key] = macroDef{name: name, written: written, value: value, line: line}
 }
 
 // expandSelf replaces $(key) and $(key:default) in value with prev (or the default when
