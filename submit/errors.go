@@ -46,6 +46,18 @@ func errno(err error) string {
 	return err.Error()
 }
 
+// maxQuoted is how much of a user's text an error message repeats: enough to recognise
+// the line, not so much that one bad 10 MB line floods the terminal.
+const maxQuoted = 120
+
+// quote returns s quoted for a message, shortened to maxQuoted bytes.
+func quote(s string) string {
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
 // errorf builds an *Error; a nil-safe helper so call sites stay one line.
 func errorf(file string, line int, key string, err error, format string, args ...any) *Error {
 	return &Error{File: file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...), Err: err}

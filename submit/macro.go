@@ -20,6 +20,10 @@ const (
 	// maxExpandDepth caps nesting ($(a:$(b:$(c:...))) and chains of macros). Cycles are
 	// caught exactly by name; this only stops deliberately deep text from recursing long.
 	maxExpandDepth = 200
+	// maxExpandRefs caps the macro references one value may expand. Macros that each
+	// use another twice but expand to nothing never hit maxExpansion, yet thirty lines
+	// of them take 2^30 steps; a real value uses a few dozen references.
+	maxExpandRefs = 100_000
 )
 
 // macroDef is one macro's current definition.
@@ -51,6 +55,7 @@ func (t macroTable) set(name, written, value string, line int) {
 // expandSelf replaces $(key) and $(key:default) in value with prev (or the default when
 // prev is empty).
 func expandSelf(value, key, prev string) string {
+	pm := &parens{s: value}
 	var b strings.Builder
 	for i := 0; i < len(value); {
 		j := strings.Index(value[i:], "$(")
@@ -64,10 +69,11 @@ func expandSelf(value, key, prev string) string {
 			i = j + 2
 			continue
 		}
-		end := matchParen(value, j+1)
+		end := pm.at(j + 1)
 		if end < 0 {
-			b.WriteString(value[i:])
-			break
+			b.WriteString(value[i : j+2])
+			i = j + 2
+			continue
 		}
 		name, def, hasDef := strings.Cut(value[j+2:end], ":")
 		if !strings.EqualFold(strings.TrimSpace(name), key) {
@@ -86,21 +92,32 @@ func expandSelf(value, key, prev string) string {
 	return b.String()
 }
 
-// matchParen returns the index of the ')' matching the '(' at open, or -1.
-func matchParen(s string, open int) int {
-	depth := 0
-	for i := open; i < len(s); i++ {
-		switch s[i] {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return i
+// parens finds matching parentheses in a text once, so that a text full of unclosed
+// "$(" costs linear time, not a scan to the end for each one.
+type parens struct {
+	s     string
+	match []int // match[i] is the index of the ')' closing the '(' at i, or -1
+}
+
+// at returns the index of the ')' matching the '(' at open, or -1.
+func (p *parens) at(open int) int {
+	if p.match == nil {
+		p.match = make([]int, len(p.s))
+		var stack []int
+		for i := 0; i < len(p.s); i++ {
+			switch p.s[i] {
+			case '(':
+				p.match[i] = -1
+				stack = append(stack, i)
+			case ')':
+				if n := len(stack); n > 0 {
+					p.match[stack[n-1]] = i
+					stack = stack[:n-1]
+				}
 			}
 		}
 	}
-	return -1
+	return p.match[open]
 }
 
 // expander expands macro references for one job.
@@ -113,12 +130,16 @@ type expander struct {
 	now    time.Time
 	stack  []string // macros being expanded, innermost last, for cycle detection
 	depth  int
+	refs   int // references expanded for the current top-level value
 }
 
 // expand returns s with every macro reference expanded.
 func (x *expander) expand(s string) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
+	}
+	if x.depth == 0 {
+		x.refs = 0
 	}
 	var b strings.Builder
 	if err := x.expandInto(&b, s); err != nil {
@@ -133,6 +154,7 @@ func (x *expander) expandInto(b *strings.Builder, s string) error {
 	if x.depth > maxExpandDepth {
 		return fmt.Errorf("macros are nested more than %d deep", maxExpandDepth)
 	}
+	pm := &parens{s: s}
 	for i := 0; i < len(s); {
 		j := strings.IndexByte(s[i:], '$')
 		if j < 0 {
@@ -144,7 +166,7 @@ func (x *expander) expandInto(b *strings.Builder, s string) error {
 		switch {
 		case strings.HasPrefix(s[i:], "$$("):
 			// $$(Attr) is a match-time substitution: leave it for whoever fills it in.
-			end := matchParen(s, i+2)
+			end := pm.at(i + 2)
 			if end < 0 {
 				b.WriteString("$$")
 				i += 2
@@ -156,7 +178,7 @@ func (x *expander) expandInto(b *strings.Builder, s string) error {
 			b.WriteString("$$")
 			i += 2
 		case strings.HasPrefix(s[i:], "$("):
-			end := matchParen(s, i+1)
+			end := pm.at(i + 1)
 			if end < 0 {
 				b.WriteByte('$')
 				i++
@@ -173,7 +195,7 @@ func (x *expander) expandInto(b *strings.Builder, s string) error {
 			}
 			handled := false
 			if k > i+1 && k < len(s) && s[k] == '(' {
-				if end := matchParen(s, k); end >= 0 {
+				if end := pm.at(k); end >= 0 {
 					var err error
 					handled, err = x.function(b, s[i+1:k], s[k+1:end])
 					if err != nil {
@@ -198,6 +220,9 @@ func (x *expander) expandInto(b *strings.Builder, s string) error {
 
 // ref expands the body of one $(...) reference: "name" or "name:default".
 func (x *expander) ref(b *strings.Builder, body string) error {
+	if x.refs++; x.refs > maxExpandRefs {
+		return fmt.Errorf("the value needs more than %d macro references to expand", maxExpandRefs)
+	}
 	name, def, hasDef := strings.Cut(body, ":")
 	if strings.Contains(name, "$") {
 		n, err := x.expand(name)

@@ -263,7 +263,7 @@ func checkExpr(file string, st stmt) error {
 }
 
 func exprError(file string, line int, key, value string, err error) *Error {
-	return errorf(file, line, key, err, "Parse error in expression %q: %v", value, err)
+	return errorf(file, line, key, err, "Parse error in expression %s: %v", quote(value), err)
 }
 
 // queueArgsOf reports whether text is a queue statement and returns its arguments: the

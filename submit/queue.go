@@ -103,7 +103,7 @@ func parseQueueArgs(args string, lines []string) (*queueArgs, error) {
 		vs := varsStart(before)
 		for _, v := range splitItems(before[vs:]) {
 			if !isVarName(v) {
-				return nil, errors.New("Invalid queue variable name " + strconv.Quote(v))
+				return nil, errors.New("Invalid queue variable name " + quote(v))
 			}
 			qa.vars = append(qa.vars, v)
 		}
@@ -125,12 +125,12 @@ func parseQueueArgs(args string, lines []string) (*queueArgs, error) {
 func queueCount(text string) (int, error) {
 	e, err := classad.ParseExpr(text)
 	if err != nil {
-		return 0, errors.New("Invalid Queue count expression " + strconv.Quote(text))
+		return 0, errors.New("Invalid Queue count expression " + quote(text))
 	}
 	v := (&classad.Context{}).Eval(e)
 	n, ok := v.IntValue()
 	if !ok {
-		return 0, errors.New("Invalid Queue count expression " + strconv.Quote(text) + " (it is not an integer)")
+		return 0, errors.New("Invalid Queue count expression " + quote(text) + " (it is not an integer)")
 	}
 	if n < 0 || n >= math.MaxInt32 {
 		return 0, errors.New("Queue count out of range: " + strconv.FormatInt(n, 10))
@@ -331,7 +331,7 @@ type slice struct {
 // counts from the end, and the step must be positive (HTCondor does not implement
 // negative steps either).
 func parseSlice(tok string) (*slice, error) {
-	bad := errors.New("Invalid [::] statement " + strconv.Quote(tok))
+	bad := errors.New("Invalid [::] statement " + quote(tok))
 	if !strings.HasPrefix(tok, "[") || !strings.HasSuffix(tok, "]") {
 		return nil, bad
 	}
@@ -355,7 +355,7 @@ func parseSlice(tok string) (*slice, error) {
 			s.end, s.hasEnd = n, true
 		case 2:
 			if n <= 0 {
-				return nil, errors.New("Invalid [::] statement " + strconv.Quote(tok) + ": the step must be positive")
+				return nil, errors.New("Invalid [::] statement " + quote(tok) + ": the step must be positive")
 			}
 			s.step = n
 		}
