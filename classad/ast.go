@@ -47,7 +47,8 @@ func (l *literal) write(b *strings.Builder, syn syntax) { writeLiteral(b, l.v, s
 // attrRef is an attribute reference: Name, or .Name (absolute: looked up in the root ad).
 type attrRef struct {
 	name     string // as written
-	key      string // lower case, for lookup
+	key      string // interned lower case, for lookup
+	hash     uint64 // hashKey(key), computed once at parse time
 	absolute bool
 }
 
@@ -85,6 +86,7 @@ type selectExpr struct {
 	base Expr
 	name string
 	key  string
+	hash uint64
 }
 
 func (s *selectExpr) write(b *strings.Builder, syn syntax) {

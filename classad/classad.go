@@ -1,55 +1,126 @@
 package classad
 
 import (
+	"hash/maphash"
 	"sort"
 	"strings"
 	"unique"
 )
 
 // internKey returns the canonical lower-case form of an attribute name. Every ad and every
-// parsed reference shares one copy of each key's bytes, so map lookups across many ads hit
+// parsed reference shares one copy of each key's bytes, so lookups across many ads hit
 // the same cache lines and compare keys by pointer.
 func internKey(name string) string {
 	return unique.Make(strings.ToLower(name)).Value()
 }
 
+// keySeed seeds the attribute-name hash. It is fixed for the life of the process (set
+// once at start-up, never changed), so hashes computed at parse time stay valid.
+var keySeed = maphash.MakeSeed()
+
+func hashKey(key string) uint64 { return maphash.String(keySeed, key) }
+
 // ClassAd is a record of named, unevaluated expressions. Names are case-insensitive for
 // lookup and keep the case they were first set with for printing. Expressions are stored
 // as parsed and evaluated on demand. A ClassAd is not safe for concurrent mutation;
 // concurrent evaluation of an ad nobody is changing is safe.
+//
+// Storage is a dense slice of bindings plus a small open-addressing index of positions
+// in it, rather than a Go map: a map of 60 names is several levels deep, and with 100,000
+// ads in a queue each level is a cache miss; here a lookup touches the index and one
+// binding. References parsed from text carry their key's hash, computed once.
 type ClassAd struct {
-	attrs  map[string]attrEntry // key: lower-case name
-	parent *ClassAd             // enclosing ad, for nested ads being evaluated
+	entries []attrEntry
+	index   []int32  // 0 = empty slot, otherwise position in entries + 1; len is 0 or a power of two
+	parent  *ClassAd // enclosing ad, for nested ads being evaluated
 }
 
 // attrEntry is one binding. A literal's value is also kept inline so that evaluating the
-// common case (a constant attribute) reads no memory beyond the map slot: with 100,000
-// ads in a queue that saves a cache miss per reference.
+// common case (a constant attribute) reads nothing beyond the binding itself.
 type attrEntry struct {
-	name  string
+	key   string // interned lower-case name
+	hash  uint64
+	name  string // as first set, for printing
 	expr  Expr
 	isLit bool
 	lit   Value
 }
 
 // New returns an empty ClassAd.
-func New() *ClassAd { return &ClassAd{attrs: make(map[string]attrEntry)} }
+func New() *ClassAd { return &ClassAd{} }
+
+// find returns the position of key (interned or not, lower case) with hash h, or -1.
+func (ad *ClassAd) find(key string, h uint64) int {
+	if ad == nil || len(ad.index) == 0 {
+		return -1
+	}
+	mask := uint64(len(ad.index) - 1)
+	for j := h & mask; ; j = (j + 1) & mask {
+		x := ad.index[j]
+		if x == 0 {
+			return -1
+		}
+		if en := &ad.entries[x-1]; en.hash == h && en.key == key {
+			return int(x - 1)
+		}
+	}
+}
+
+// lookupKey returns the binding of a lower-case key.
+func (ad *ClassAd) lookupKey(key string, h uint64) (*attrEntry, bool) {
+	i := ad.find(key, h)
+	if i < 0 {
+		return nil, false
+	}
+	return &ad.entries[i], true
+}
+
+// reindex rebuilds the index with room for at least twice the bindings (load <= 1/2 keeps
+// probe sequences short).
+func (ad *ClassAd) reindex() {
+	n := 8
+	for n < 2*len(ad.entries) {
+		n <<= 1
+	}
+	if len(ad.index) == n {
+		clear(ad.index)
+	} else {
+		ad.index = make([]int32, n)
+	}
+	for i := range ad.entries {
+		ad.insertIndex(i)
+	}
+}
+
+func (ad *ClassAd) insertIndex(i int) {
+	mask := uint64(len(ad.index) - 1)
+	j := ad.entries[i].hash & mask
+	for ad.index[j] != 0 {
+		j = (j + 1) & mask
+	}
+	ad.index[j] = int32(i + 1)
+}
 
 // Set binds name to e, replacing any earlier binding of the same name in any case. The
 // case the name was first set with is kept for printing.
 func (ad *ClassAd) Set(name string, e Expr) {
-	if ad.attrs == nil {
-		ad.attrs = make(map[string]attrEntry)
-	}
 	key := internKey(name)
-	if old, ok := ad.attrs[key]; ok {
-		name = old.name
-	}
-	en := attrEntry{name: name, expr: e}
+	h := hashKey(key)
+	en := attrEntry{key: key, hash: h, name: name, expr: e}
 	if l, ok := e.(*literal); ok {
 		en.isLit, en.lit = true, l.v
 	}
-	ad.attrs[key] = en
+	if i := ad.find(key, h); i >= 0 {
+		en.name = ad.entries[i].name
+		ad.entries[i] = en
+		return
+	}
+	ad.entries = append(ad.entries, en)
+	if 2*len(ad.entries) > len(ad.index) {
+		ad.reindex()
+	} else {
+		ad.insertIndex(len(ad.entries) - 1)
+	}
 }
 
 // SetValue binds name to a literal holding v.
@@ -77,24 +148,41 @@ func (ad *ClassAd) SetExpr(name, src string) error {
 	return nil
 }
 
+// lookupName finds the binding of name, in any case.
+func (ad *ClassAd) lookupName(name string) (*attrEntry, bool) {
+	key := strings.ToLower(name)
+	return ad.lookupKey(key, hashKey(key))
+}
+
 // Lookup returns the expression bound to name (any case) in this ad itself.
 func (ad *ClassAd) Lookup(name string) (Expr, bool) {
-	en, ok := ad.attrs[strings.ToLower(name)]
-	return en.expr, ok
+	if en, ok := ad.lookupName(name); ok {
+		return en.expr, true
+	}
+	return nil, false
 }
 
 // Name returns the stored spelling of name, and whether it is bound.
 func (ad *ClassAd) Name(name string) (string, bool) {
-	en, ok := ad.attrs[strings.ToLower(name)]
-	return en.name, ok
+	if en, ok := ad.lookupName(name); ok {
+		return en.name, true
+	}
+	return "", false
 }
 
 // Delete removes name; it reports whether it was bound.
 func (ad *ClassAd) Delete(name string) bool {
 	key := strings.ToLower(name)
-	_, ok := ad.attrs[key]
-	delete(ad.attrs, key)
-	return ok
+	i := ad.find(key, hashKey(key))
+	if i < 0 {
+		return false
+	}
+	last := len(ad.entries) - 1
+	ad.entries[i] = ad.entries[last]
+	ad.entries[last] = attrEntry{}
+	ad.entries = ad.entries[:last]
+	ad.reindex()
+	return true
 }
 
 // Len returns the number of attributes.
@@ -102,19 +190,21 @@ func (ad *ClassAd) Len() int {
 	if ad == nil {
 		return 0
 	}
-	return len(ad.attrs)
+	return len(ad.entries)
 }
 
 // Names returns the attribute names sorted case-insensitively (condor_q -long's order).
 func (ad *ClassAd) Names() []string {
-	names := make([]string, 0, len(ad.attrs))
-	for _, en := range ad.attrs {
-		names = append(names, en.name)
+	if ad == nil {
+		return nil
+	}
+	names := make([]string, 0, len(ad.entries))
+	for i := range ad.entries {
+		names = append(names, ad.entries[i].name)
 	}
 	sort.Slice(names, func(i, j int) bool {
-		a, b := strings.ToLower(names[i]), strings.ToLower(names[j])
-		if a != b {
-			return a < b
+		if c := compareFold(names[i], names[j]); c != 0 {
+			return c < 0
 		}
 		return names[i] < names[j]
 	})
@@ -124,17 +214,16 @@ func (ad *ClassAd) Names() []string {
 // Copy returns a copy of ad that can be changed independently. Expressions are shared;
 // they are immutable.
 func (ad *ClassAd) Copy() *ClassAd {
-	c := &ClassAd{attrs: make(map[string]attrEntry, len(ad.attrs))}
-	for k, v := range ad.attrs {
-		c.attrs[k] = v
+	return &ClassAd{
+		entries: append([]attrEntry(nil), ad.entries...),
+		index:   append([]int32(nil), ad.index...),
 	}
-	return c
 }
 
 // Update copies every attribute of other into ad, replacing bindings of the same names.
 func (ad *ClassAd) Update(other *ClassAd) {
-	for _, en := range other.attrs {
-		ad.Set(en.name, en.expr)
+	for i := range other.entries {
+		ad.Set(other.entries[i].name, other.entries[i].expr)
 	}
 }
 
@@ -168,7 +257,8 @@ func (ad *ClassAd) writeInline(b *strings.Builder, syn syntax) {
 		}
 		writeName(b, n)
 		b.WriteString(" = ")
-		ad.attrs[strings.ToLower(n)].expr.write(b, syn)
+		en, _ := ad.lookupName(n)
+		en.expr.write(b, syn)
 	}
 	b.WriteString(" ]")
 }

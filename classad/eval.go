@@ -105,7 +105,13 @@ func (st *evalState) eval(e Expr) Value { return e.eval(st) }
 // evalAttrIn evaluates attribute key (lower case) of ad, with ad as the scope. A cycle
 // (an attribute whose value depends on itself) is UNDEFINED, as in HTCondor's current code.
 func (st *evalState) evalAttrIn(ad *ClassAd, key string) Value {
-	en, ok := ad.attrs[key]
+	return st.evalAttrHashed(ad, key, hashKey(key))
+}
+
+// evalAttrHashed is evalAttrIn with the key's hash already known (parsed references
+// carry it).
+func (st *evalState) evalAttrHashed(ad *ClassAd, key string, h uint64) Value {
+	en, ok := ad.lookupKey(key, h)
 	if !ok {
 		return Undefined()
 	}
@@ -156,17 +162,17 @@ func (a *attrRef) eval(st *evalState) Value {
 		if root == nil {
 			return Undefined()
 		}
-		return st.evalAttrIn(root, a.key)
+		return st.evalAttrHashed(root, a.key, a.hash)
 	}
 	for ad := st.scope; ad != nil; ad = ad.parent {
-		if _, ok := ad.attrs[a.key]; ok {
-			return st.evalAttrIn(ad, a.key)
+		if ad.find(a.key, a.hash) >= 0 {
+			return st.evalAttrHashed(ad, a.key, a.hash)
 		}
 	}
 	mine, other := st.sides()
 	if other != nil {
-		if _, ok := other.attrs[a.key]; ok {
-			return st.evalAttrIn(other, a.key)
+		if other.find(a.key, a.hash) >= 0 {
+			return st.evalAttrHashed(other, a.key, a.hash)
 		}
 	}
 	switch a.key {
@@ -206,13 +212,13 @@ func (s *selectExpr) eval(st *evalState) Value {
 	case UndefinedKind, ErrorKind:
 		return base
 	case ClassAdKind:
-		return st.evalAttrIn(base.ad, s.key)
+		return st.evalAttrHashed(base.ad, s.key, s.hash)
 	case ListKind:
 		out := make([]Value, len(base.list))
 		for i, e := range base.list {
 			switch e.kind {
 			case ClassAdKind:
-				out[i] = st.evalAttrIn(e.ad, s.key)
+				out[i] = st.evalAttrHashed(e.ad, s.key, s.hash)
 			case UndefinedKind:
 				out[i] = Undefined()
 			default:
@@ -271,7 +277,7 @@ func (l *listExpr) eval(st *evalState) Value {
 }
 
 func (a *adExpr) eval(st *evalState) Value {
-	return AdValue(&ClassAd{attrs: a.ad.attrs, parent: st.scope})
+	return AdValue(&ClassAd{entries: a.ad.entries, index: a.ad.index, parent: st.scope})
 }
 
 func (e *condExpr) eval(st *evalState) Value {

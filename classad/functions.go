@@ -226,7 +226,7 @@ func fnUnparse(st *evalState, args []Expr) Value {
 		return String("")
 	}
 	for ad := st.scope; ad != nil; ad = ad.parent {
-		if en, ok := ad.attrs[ref.key]; ok {
+		if en, ok := ad.lookupKey(ref.key, ref.hash); ok {
 			return String(Unparse(en.expr))
 		}
 	}

@@ -159,7 +159,7 @@ func walk(e Expr, fn func(Expr)) {
 			walk(a, fn)
 		}
 	case *adExpr:
-		for _, en := range x.ad.attrs {
+		for _, en := range x.ad.entries {
 			walk(en.expr, fn)
 		}
 	}

@@ -236,7 +236,7 @@ func (p *parser) postfix() (Expr, error) {
 			if t.kind != tIdent {
 				return nil, p.errorf(t, "expected an attribute name after '.'")
 			}
-			e = &selectExpr{base: e, name: t.text, key: internKey(t.text)}
+			e = newSelect(e, t.text)
 		case p.isOp("["):
 			p.next()
 			idx, err := p.expr()
@@ -287,7 +287,7 @@ func (p *parser) primary() (Expr, error) {
 			}
 			return &callExpr{name: t.text, args: args, fn: lookupBuiltin(t.text)}, nil
 		}
-		return &attrRef{name: t.text, key: internKey(t.text)}, nil
+		return newAttrRef(t.text, false), nil
 	case tOp:
 		switch t.text {
 		case "(":
@@ -316,7 +316,7 @@ func (p *parser) primary() (Expr, error) {
 			if n.kind != tIdent {
 				return nil, p.errorf(n, "expected an attribute name after '.'")
 			}
-			return &attrRef{name: n.text, key: internKey(n.text), absolute: true}, nil
+			return newAttrRef(n.text, true), nil
 		}
 	}
 	return nil, p.errorf(t, "expected an expression")
@@ -402,4 +402,14 @@ func (ad *ClassAd) String() string {
 	var b strings.Builder
 	ad.writeInline(&b, oldSyntax)
 	return b.String()
+}
+
+func newAttrRef(name string, absolute bool) *attrRef {
+	key := internKey(name)
+	return &attrRef{name: name, key: key, hash: hashKey(key), absolute: absolute}
+}
+
+func newSelect(base Expr, name string) *selectExpr {
+	key := internKey(name)
+	return &selectExpr{base: base, name: name, key: key, hash: hashKey(key)}
 }

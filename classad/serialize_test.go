@@ -465,10 +465,10 @@ func TestJSONExprStrings(t *testing.T) {
 		ad := New()
 		ad.SetString("S", s)
 		// Expressions (not literals) containing the string in several positions.
-		ad.Set("Eq", &binaryExpr{op: opIs, l: &attrRef{name: "S", key: "s"}, r: Literal(String(s))})
+		ad.Set("Eq", &binaryExpr{op: opIs, l: newAttrRef("S", false), r: Literal(String(s))})
 		ad.Set("Paren", &parenExpr{x: Literal(String(s))})
 		ad.Set("List", &subscriptExpr{base: &listExpr{elems: []Expr{Literal(String(s)), Literal(String("x" + s))}}, index: Literal(Int(1))})
-		ad.Set("Nested", &selectExpr{base: &adExpr{ad: func() *ClassAd { n := New(); n.SetString("v", s); n.SetString("w", s+"\""); return n }()}, name: "w", key: "w"})
+		ad.Set("Nested", newSelect(&adExpr{ad: func() *ClassAd { n := New(); n.SetString("v", s); n.SetString("w", s+"\""); return n }()}, "w"))
 		data, err := ad.MarshalJSON()
 		if err != nil {
 			t.Fatal(err)
