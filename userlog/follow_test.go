@@ -3,6 +3,7 @@ package userlog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -185,4 +186,39 @@ func TestFollowErrors(t *testing.T) {
 	if _, err := fl.Poll(); !errors.Is(err, ErrNoEvent) {
 		t.Errorf("Poll at the end: %v", err)
 	}
+}
+
+func ExampleFollower() {
+	dir, _ := os.MkdirTemp("", "userlog")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "job.log")
+	w, _ := Open(path, WriterOptions{NoSync: true})
+	defer w.Close()
+	fl, err := Follow(path, FollowOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer fl.Close()
+	go func() {
+		// Another process (the grid manager) writes the job's events later.
+		w.Write(context.Background(), &SubmitEvent{Header: Header{Cluster: 1}, SubmitHost: "<127.0.0.1:9618>"})
+		w.Write(context.Background(), &AbortedEvent{Header: Header{Cluster: 1}, Reason: "via condor_rm (by user alice)"})
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		e, err := fl.Next(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%03d %d.%d\n", e.EventNumber(), e.EventHeader().Cluster, e.EventHeader().Proc)
+		if _, ok := e.(*AbortedEvent); ok {
+			return
+		}
+	}
+	// Output:
+	// 000 1.0
+	// 009 1.0
 }

@@ -304,8 +304,8 @@ func parseEvent(lines []string, line0 int, off int64, loc *time.Location, now fu
 	return e, nil
 }
 
-// first checks the first body line (the rest of the header line) starts with the event's
-// fixed text, and returns what follows it.
+// firstRest checks the first body line (the rest of the header line) starts with the
+// event's fixed text, and returns what follows it.
 func (b *body) firstRest(prefix string) (string, *ParseError) {
 	l, _ := b.next()
 	if !strings.HasPrefix(l, prefix) {
@@ -314,6 +314,7 @@ func (b *body) firstRest(prefix string) (string, *ParseError) {
 	return l[len(prefix):], nil
 }
 
+// first is firstRest for events that need nothing after the fixed text.
 func (b *body) first(prefix string) *ParseError {
 	_, err := b.firstRest(prefix)
 	return err

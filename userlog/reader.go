@@ -124,7 +124,7 @@ func (r *Reader) oversize() error {
 	return err
 }
 
-// line returns the complete line at buf[pos:] without its line end, and the position after
+// lineAt returns the complete line at buf[pos:] without its line end, and the position after
 // it; ok is false if the line has no '\n' yet.
 func (r *Reader) lineAt(pos int) (l string, next int, ok bool) {
 	i := bytes.IndexByte(r.buf[pos:], '\n')

@@ -88,7 +88,8 @@ func Open(path string, opts WriterOptions) (*Writer, error) {
 
 // Write appends one event. An event whose Time is zero is stamped with the current time.
 // It returns once the event is written (and fsynced, unless NoSync); it fails if ctx ends
-// while another writer holds the file lock.
+// while another writer holds the file lock. If only the JSON log cannot be written, the
+// error says so and the event stays in the text log, which is the one HTCondor tools read.
 func (w *Writer) Write(ctx context.Context, e Event) error {
 	if e == nil {
 		return errors.New("userlog: write: nil event")
