@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -409,4 +410,61 @@ func ExampleWriter() {
 	//     GridResource: ec2 https://ec2.us-east-1.amazonaws.com/
 	//     GridJobId: ec2 https://ec2.us-east-1.amazonaws.com/ 4a5d3840 i-0123456789abcdef0
 	// ...
+}
+
+// TestReaderPartialEventInFile appends an event to a real file in three pieces (cut inside
+// a line, then just before the "..." line's line end): the Reader on the open file returns
+// nothing until the event is whole, then returns it once.
+func TestReaderPartialEventInFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "job.log")
+	first, err := Format(stressEvent(0, 0), FormatOptions{Location: est})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Format(stressEvent(0, 2), FormatOptions{Location: est})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut1, cut2 := len(second)/2, len(second)-1
+	if err := os.WriteFile(path, append(append([]byte{}, first...), second[:cut1]...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f, ReaderOptions{Location: est})
+	if e, err := r.Next(); err != nil || !sameEvent(e, stressEvent(0, 0)) {
+		t.Fatalf("first event: %#v, %v", e, err)
+	}
+	for _, piece := range [][]byte{nil, second[cut1:cut2]} {
+		if len(piece) > 0 {
+			w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(piece)
+			w.Close()
+		}
+		if e, err := r.Next(); !errors.Is(err, ErrNoEvent) || !errors.Is(err, io.EOF) {
+			t.Fatalf("with the event incomplete: %#v, %v; want ErrNoEvent", e, err)
+		}
+		if r.Offset() != int64(len(first)) {
+			t.Fatalf("Offset %d, want %d (the start of the incomplete event)", r.Offset(), len(first))
+		}
+	}
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(second[cut2:])
+	w.Close()
+	if e, err := r.Next(); err != nil || !sameEvent(e, stressEvent(0, 2)) {
+		t.Fatalf("completed event: %#v, %v", e, err)
+	}
+	if _, err := r.Next(); !errors.Is(err, ErrNoEvent) {
+		t.Fatalf("after it: %v", err)
+	}
 }
