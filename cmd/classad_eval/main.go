@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				continue
 			case "debug":
 				continue
-			case "file", "my-file", "ad-file":
+			case "file", "my-file", "ad-file", "target-file":
 				if i+1 >= len(args) {
 					fmt.Fprintf(stderr, "classad_eval: %s needs a file name\n", arg)
 					return exitUsage
@@ -65,20 +65,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 					fmt.Fprintf(stderr, "classad_eval: %v\n", err)
 					return exitBadInput
 				}
-				ctx.My, printed = ad, false
-				continue
-			case "target-file":
-				if i+1 >= len(args) {
-					fmt.Fprintf(stderr, "classad_eval: %s needs a file name\n", arg)
-					return exitUsage
+				if strings.TrimLeft(arg, "-") == "target-file" {
+					ctx.Target = ad
+				} else {
+					ctx.My, printed = ad, false
 				}
-				i++
-				ad, err := readAdFile(args[i])
-				if err != nil {
-					fmt.Fprintf(stderr, "classad_eval: %v\n", err)
-					return exitBadInput
-				}
-				ctx.Target = ad
 				continue
 			default:
 				fmt.Fprintf(stderr, "classad_eval: unknown option %s\n%s", arg, usage)
