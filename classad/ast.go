@@ -56,12 +56,16 @@ func (a *attrRef) write(b *strings.Builder, syn syntax) {
 	if a.absolute {
 		b.WriteByte('.')
 	}
-	writeName(b, a.name)
+	writeNameSyn(b, a.name, syn)
 }
 
 // writeName prints an attribute name, quoting it as 'name' when it is not an identifier
 // or is a reserved word.
-func writeName(b *strings.Builder, name string) {
+func writeName(b *strings.Builder, name string) { writeNameSyn(b, name, oldSyntax) }
+
+// writeNameSyn is writeName for either syntax: inside new syntax's 'quoted names' a
+// backslash and a single quote are escaped, as the new-syntax lexer reads them.
+func writeNameSyn(b *strings.Builder, name string, syn syntax) {
 	ok := name != "" && isIdentStart(name[0])
 	for i := 1; ok && i < len(name); i++ {
 		ok = isIdentChar(name[i])
@@ -77,7 +81,16 @@ func writeName(b *strings.Builder, name string) {
 		return
 	}
 	b.WriteByte('\'')
-	b.WriteString(name)
+	if syn == newSyntax {
+		for i := 0; i < len(name); i++ {
+			if name[i] == '\\' || name[i] == '\'' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(name[i])
+		}
+	} else {
+		b.WriteString(name)
+	}
 	b.WriteByte('\'')
 }
 
@@ -92,7 +105,7 @@ type selectExpr struct {
 func (s *selectExpr) write(b *strings.Builder, syn syntax) {
 	s.base.write(b, syn)
 	b.WriteByte('.')
-	writeName(b, s.name)
+	writeNameSyn(b, s.name, syn)
 }
 
 type subscriptExpr struct{ base, index Expr }

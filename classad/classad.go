@@ -255,7 +255,7 @@ func (ad *ClassAd) writeInline(b *strings.Builder, syn syntax) {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		writeName(b, n)
+		writeNameSyn(b, n, syn)
 		b.WriteString(" = ")
 		en, _ := ad.lookupName(n)
 		en.expr.write(b, syn)

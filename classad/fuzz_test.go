@@ -164,3 +164,29 @@ func walk(e Expr, fn func(Expr)) {
 		}
 	}
 }
+
+// FuzzParseNew checks the new-syntax parser: never panics, and ParseExprNew(UnparseNew(e))
+// evaluates like e (new syntax can write every string, so there is no exception).
+func FuzzParseNew(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Add(`"tab\there" "joined" + 'odd\'name'`)
+	f.Add(`"\101\0012" == "A\n"`)
+	f.Fuzz(func(t *testing.T, src string) {
+		e, err := ParseExprNew(src)
+		if err != nil {
+			return
+		}
+		text := UnparseNew(e)
+		e2, err := ParseExprNew(text)
+		if err != nil {
+			t.Fatalf("UnparseNew of %q gave %q, which does not parse: %v", src, text, err)
+		}
+		c1, c2 := fuzzContext(), fuzzContext()
+		c1.Rand, c2.Rand = rand.New(rand.NewPCG(1, 2)), rand.New(rand.NewPCG(1, 2))
+		if v1, v2 := c1.Eval(e), c2.Eval(e2); !sameValue(v1, v2) {
+			t.Fatalf("%q = %s but its new-syntax unparse %q = %s", src, v1, text, v2)
+		}
+	})
+}

@@ -65,7 +65,13 @@ func isIdentChar(c byte) bool  { return isIdentStart(c) || isDigit(c) }
 
 // lex splits src into tokens using HTCondor's old ClassAd lexing rules (the rules for
 // submit files, -constraint and condor_q -long text).
-func lex(src string) ([]token, error) {
+func lex(src string) ([]token, error) { return lexMode(src, oldSyntax) }
+
+// lexMode lexes in either syntax. New syntax (the text inside condor_q -json's
+// "\/Expr(...)\/") differs only in literals: strings and quoted names use C escapes,
+// adjacent string literals are joined, and a leading zero does not make an integer
+// invalid.
+func lexMode(src string, syn syntax) ([]token, error) {
 	var toks []token
 	i := 0
 	for {
@@ -98,11 +104,28 @@ func lex(src string) ([]token, error) {
 			(len(toks) == 0 || !isValueToken(toks[len(toks)-1]))
 		switch {
 		case isDigit(c) || negative || (c == '.' && i+1 < len(src) && isDigit(src[i+1])):
-			t, n, err := lexNumber(src, i)
+			t, n, err := lexNumber(src, i, syn)
 			if err != nil {
 				return nil, err
 			}
 			toks = append(toks, t)
+			i = n
+		case c == '"' && syn == newSyntax:
+			s, n, err := lexStringNew(src, i)
+			if err != nil {
+				return nil, err
+			}
+			toks = append(toks, token{kind: tString, text: s, col: start + 1})
+			i = n
+		case c == '\'' && syn == newSyntax:
+			name, n, err := lexQuotedNew(src, i, '\'')
+			if err != nil {
+				return nil, err
+			}
+			if name == "" {
+				return nil, &ParseError{Col: start + 1, Msg: "empty quoted attribute name"}
+			}
+			toks = append(toks, token{kind: tIdent, text: name, col: start + 1})
 			i = n
 		case c == '"':
 			s, n, err := lexStringOld(src, i)
@@ -175,7 +198,7 @@ func lex(src string) ([]token, error) {
 }
 
 // lexNumber lexes an integer or real literal (with an optional leading '-') at src[i:].
-func lexNumber(src string, i int) (token, int, error) {
+func lexNumber(src string, i int, syn syntax) (token, int, error) {
 	start := i
 	if src[i] == '-' {
 		i++
@@ -212,7 +235,7 @@ func lexNumber(src string, i int) (token, int, error) {
 		}
 	}
 	text := src[start:i]
-	if !isReal && len(intDigits) > 1 && intDigits[0] == '0' {
+	if !isReal && len(intDigits) > 1 && intDigits[0] == '0' && syn == oldSyntax {
 		return token{}, 0, &ParseError{Col: start + 1, Msg: fmt.Sprintf("malformed integer %q: leading zeros are not allowed", text)}
 	}
 	if i < len(src) && isIdentStart(src[i]) {
@@ -271,4 +294,110 @@ func lexStringOld(src string, i int) (string, int, error) {
 		}
 		return b.String(), q + 1, nil
 	}
+}
+
+// lexQuotedNew lexes a new-syntax literal delimited by quote (double or single) at src[i]:
+// a backslash escapes the next character, and the escapes are decoded as HTCondor's
+// convert_escapes does. A NUL produced by an escape is an error.
+func lexQuotedNew(src string, i int, quote byte) (string, int, error) {
+	start := i
+	k := i + 1
+	for k < len(src) && src[k] != quote {
+		if src[k] == '\\' {
+			k++
+		}
+		k++
+	}
+	if k >= len(src) {
+		return "", 0, &ParseError{Col: start + 1, Msg: "unterminated string literal"}
+	}
+	s, ok := convertEscapes(src[i+1 : k])
+	if !ok || strings.IndexByte(s, 0) >= 0 {
+		return "", 0, &ParseError{Col: start + 1, Msg: "NUL character in string literal"}
+	}
+	return s, k + 1, nil
+}
+
+// lexStringNew lexes a new-syntax string literal, joining literals separated only by
+// white space ("ab" "cd" is "abcd"), as HTCondor's lexer does.
+func lexStringNew(src string, i int) (string, int, error) {
+	var b strings.Builder
+	for {
+		s, n, err := lexQuotedNew(src, i, '"')
+		if err != nil {
+			return "", 0, err
+		}
+		b.WriteString(s)
+		m := n
+		for m < len(src) && isCSpace(src[m]) {
+			m++
+		}
+		if m < len(src) && src[m] == '"' {
+			i = m
+			continue
+		}
+		return b.String(), n, nil
+	}
+}
+
+func isCSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+// convertEscapes decodes new-syntax string escapes as HTCondor's convert_escapes does:
+// \a \b \f \n \r \t \v \\ \? \' \", octal \o \oo \ooo (three digits only when the first is
+// 0-3), and any other escaped character stands for itself. ok is false if an escape
+// produced a NUL.
+func convertEscapes(raw string) (string, bool) {
+	if strings.IndexByte(raw, '\\') < 0 {
+		return raw, true
+	}
+	b := make([]byte, 0, len(raw))
+	ok := true
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' || i == len(raw)-1 {
+			b = append(b, c)
+			continue
+		}
+		i++
+		c = raw[i]
+		switch c {
+		case 'a':
+			c = '\a'
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		case 'v':
+			c = '\v'
+		default:
+			if isOctal(c) {
+				n := int(c - '0')
+				if i+1 < len(raw) && isOctal(raw[i+1]) {
+					i++
+					n = n*8 + int(raw[i]-'0')
+					if n < 0x20 && i+1 < len(raw) && isOctal(raw[i+1]) {
+						i++
+						n = n*8 + int(raw[i]-'0')
+					}
+				}
+				c = byte(n)
+				if c == 0 {
+					ok = false
+				}
+			}
+			// '\\', '?', '\'', '"' and unknown escapes: the character itself.
+		}
+		b = append(b, c)
+	}
+	return string(b), ok
 }

@@ -17,8 +17,15 @@ type parser struct {
 
 // ParseExpr parses one expression in HTCondor's old ClassAd syntax. The whole text must
 // be one expression. Errors are *ParseError values naming the column.
-func ParseExpr(src string) (Expr, error) {
-	toks, err := lex(src)
+func ParseExpr(src string) (Expr, error) { return parseExprMode(src, oldSyntax) }
+
+// ParseExprNew parses one expression in new ClassAd syntax: C escapes in strings and
+// quoted names, adjacent string literals joined. It reads what UnparseNew prints (the
+// text inside condor_q -json's "\/Expr(...)\/").
+func ParseExprNew(src string) (Expr, error) { return parseExprMode(src, newSyntax) }
+
+func parseExprMode(src string, syn syntax) (Expr, error) {
+	toks, err := lexMode(src, syn)
 	if err != nil {
 		return nil, err
 	}
@@ -378,8 +385,14 @@ func (p *parser) attrList(close string) (*ClassAd, error) {
 
 // ParseAd parses a nested-ad literal in old-syntax expressions, "[ a = 1; b = a + 1 ]",
 // into a ClassAd. Surrounding whitespace is allowed; nothing else may follow the ']'.
-func ParseAd(src string) (*ClassAd, error) {
-	toks, err := lex(src)
+func ParseAd(src string) (*ClassAd, error) { return parseAdMode(src, oldSyntax) }
+
+// ParseAdNew parses a nested-ad literal in new syntax (C escapes in strings), the form of
+// condor_q -long:new and classad_eval's ad files.
+func ParseAdNew(src string) (*ClassAd, error) { return parseAdMode(src, newSyntax) }
+
+func parseAdMode(src string, syn syntax) (*ClassAd, error) {
+	toks, err := lexMode(src, syn)
 	if err != nil {
 		return nil, err
 	}

@@ -140,14 +140,15 @@ func shiftCol(err error, offset int) error {
 	return err
 }
 
-// readAdFile reads the first ad of a file in condor_q -long form or as "[ ... ]".
+// readAdFile reads the first ad of a file in condor_q -long form, or as "[ ... ]" in new
+// syntax (condor_q -long:new, HTCondor's classad_eval files).
 func readAdFile(path string) (*classad.ClassAd, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read ad file: %w", err)
 	}
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '[' {
-		ad, err := classad.ParseAd(string(trimmed))
+		ad, err := classad.ParseAdNew(string(trimmed))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
