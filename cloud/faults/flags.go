@@ -134,6 +134,9 @@ func ParseRule(s string) (Rule, error) {
 		if part.text == anyName || part.text == "" {
 			continue
 		}
+		if !utf8.ValidString(part.text) {
+			return Rule{}, fmt.Errorf("faults: capacity rule %q: %s is not UTF-8", s, part.what)
+		}
 		if i := strings.IndexFunc(part.text, func(c rune) bool {
 			return c == '@' || c == '*' || unicode.IsSpace(c) || !unicode.IsPrint(c)
 		}); i >= 0 {

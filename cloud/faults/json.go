@@ -50,6 +50,14 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	if err := dec.Decode(&j); err != nil {
 		return err
 	}
+	// An empty list or map is stored as none, as it is written, so a config reads back
+	// equal from its own JSON.
+	if len(j.Throttle) == 0 {
+		j.Throttle = nil
+	}
+	if len(j.InsufficientCapacity) == 0 {
+		j.InsufficientCapacity = nil
+	}
 	*c = Config{
 		Latency:              time.Duration(j.Latency),
 		Jitter:               time.Duration(j.Jitter),
