@@ -120,13 +120,11 @@ func (in *Injector) Before(ctx context.Context, account, action string) *Fault {
 
 	if d := in.latency(g.cfg); d > 0 {
 		if err := (*in.sleep.Load())(ctx, d); err != nil {
-			return &Fault{Code: CodeUnavailable, HTTPStatus: 503,
-				Message: fmt.Sprintf("The request was abandoned before it was acted on: %v.", err)}
+			return abandoned(err)
 		}
 	}
-	if ctx.Err() != nil {
-		return &Fault{Code: CodeUnavailable, HTTPStatus: 503,
-			Message: fmt.Sprintf("The request was abandoned before it was acted on: %v.", ctx.Err())}
+	if err := ctx.Err(); err != nil {
+		return abandoned(err)
 	}
 
 	in.mu.Lock()
@@ -143,6 +141,14 @@ func (in *Injector) Before(ctx context.Context, account, action string) *Fault {
 		return &Fault{Code: CodeInternalError, Message: "An internal error has occurred", HTTPStatus: 500}
 	}
 	return nil
+}
+
+// abandoned is the answer to a request whose context ended before it was acted on: the
+// client has usually gone, but if the server is shutting down it may still read this, and
+// a 503 tells it to retry.
+func abandoned(err error) *Fault {
+	return &Fault{Code: CodeUnavailable, HTTPStatus: 503,
+		Message: fmt.Sprintf("The request was abandoned before it was acted on: %v.", err)}
 }
 
 // latency draws one request's latency.
