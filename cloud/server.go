@@ -74,8 +74,8 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	// gate lets Close wait for requests in flight: each request holds it for reading.
-	gate    sync.RWMutex
-	closed  bool
+	gate      sync.RWMutex
+	closed    bool
 	srvMu     sync.Mutex
 	servers   []*http.Server
 	srvClosed bool
