@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -204,7 +205,10 @@ func (tc *testCloud) fails(status int, code, action string, kv ...string) *respo
 // run launches n instances as alice and gives their ids.
 func (tc *testCloud) run(n int, kv ...string) []string {
 	tc.t.Helper()
-	args := append([]string{"ImageId", "ami-12345678", "MinCount", "1", "MaxCount", fmt.Sprint(n)}, kv...)
+	args := append([]string{"MinCount", "1", "MaxCount", fmt.Sprint(n)}, kv...)
+	if !slices.Contains(kv, "ImageId") {
+		args = append(args, "ImageId", "ami-12345678")
+	}
 	r := tc.ok("RunInstances", args...)
 	ids := r.root.texts("instancesSet/item/instanceId")
 	if len(ids) != n {
