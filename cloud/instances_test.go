@@ -140,7 +140,7 @@ func TestRunInstancesParameters(t *testing.T) {
 			"keyName": "mykey", "instanceType": "m5.large", "placement/availabilityZone": "us-east-1b",
 			"subnetId": "subnet-0123abcd", "amiLaunchIndex": fmt.Sprint(i),
 			"iamInstanceProfile/arn": "arn:aws:iam::" + alice.OwnerID + ":instance-profile/worker",
-			"tagSet/item/key": "Name", "tagSet/item/value": "web-1", "rootDeviceType": "ebs",
+			"tagSet/item/key":        "Name", "tagSet/item/value": "web-1", "rootDeviceType": "ebs",
 		} {
 			if got := in.get(path); got != want {
 				t.Errorf("instance %d %s = %q, want %q", i, path, got, want)
