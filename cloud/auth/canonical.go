@@ -105,7 +105,7 @@ type encodedPair struct{ name, value string }
 func canonicalQuery(ps pairs, skip string) string {
 	enc := make([]encodedPair, 0, len(ps))
 	for _, p := range ps {
-		if p.name == skip {
+		if skip != "" && p.name == skip {
 			continue
 		}
 		enc = append(enc, encodedPair{escape(p.name, false), escape(p.value, false)})
