@@ -120,6 +120,15 @@ func signRequest(t testing.TB, req *http.Request, body []byte, acct Account) {
 	}
 }
 
+// signScoped signs with a chosen region and service in the credential scope.
+func signScoped(t testing.TB, req *http.Request, payloadHash string, acct Account, region, service string) {
+	t.Helper()
+	creds := aws.Credentials{AccessKeyID: acct.AccessKeyID, SecretAccessKey: acct.SecretAccessKey}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, payloadHash, service, region, time.Now()); err != nil {
+		t.Fatalf("sign: %v", err)
+	}
+}
+
 // send sends a request for action and checks the answer's form.
 func (tc *testCloud) send(req *http.Request, action string) *response {
 	tc.t.Helper()
