@@ -312,7 +312,11 @@ func lookup(inst Instance, segs []string) (string, bool) {
 	if !knownVersion(segs[0]) {
 		return "", false
 	}
-	n := versionTree(inst)
+	branch := ""
+	if len(segs) > 1 {
+		branch = segs[1]
+	}
+	n := versionTree(inst, branch)
 	for _, s := range segs[1:] {
 		found := false
 		for _, e := range n.entries {
@@ -331,11 +335,21 @@ func lookup(inst Instance, segs []string) (string, bool) {
 	return n.value, true
 }
 
-// versionTree is what one version path (/latest/ or a dated one) holds for inst.
-func versionTree(inst Instance) node {
+// versionTree is what one version path (/latest/ or a dated one) holds for inst, with only
+// the branch a request goes down built in full: the identity document alone costs more than
+// the rest of the tree.
+func versionTree(inst Instance, branch string) node {
+	placeholder := node{entries: []entry{}} // listed as a directory; never descended into
+	dynamic, metadata := placeholder, placeholder
+	switch branch {
+	case "dynamic":
+		dynamic = dynamicTree(inst)
+	case "meta-data":
+		metadata = metadataTree(inst)
+	}
 	entries := []entry{
-		sub("dynamic", dynamicTree(inst)),
-		sub("meta-data", metadataTree(inst)),
+		sub("dynamic", dynamic),
+		sub("meta-data", metadata),
 	}
 	if inst.UserData != nil {
 		// Present even when empty: EC2 distinguishes "no user data" (404) from empty.
