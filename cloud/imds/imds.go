@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -66,11 +67,18 @@ type Source interface {
 }
 
 // Endpoint returns the base URL to give an instance in AWS_EC2_METADATA_SERVICE_ENDPOINT, e.g.
-// base "http://127.0.0.1:8080" → "http://127.0.0.1:8080/_imds/i-0123/". The trailing slash
-// lets both botocore (which appends "latest/...") and shell scripts that write
-// "${AWS_EC2_METADATA_SERVICE_ENDPOINT}latest/user-data" land on the right path.
+// base "http://127.0.0.1:8080" → "http://i-0123@127.0.0.1:8080/_imds/i-0123/". The instance
+// is named twice on purpose: botocore, curl and shell scripts that write
+// "${AWS_EC2_METADATA_SERVICE_ENDPOINT}latest/user-data" keep the path; aws-sdk-go-v2's IMDS
+// client replaces the path with "/latest/..." but keeps the user, which net/http sends as
+// Basic authentication (the cloud mounts the handler at "/latest/" too for that).
 func Endpoint(base, instanceID string) string {
-	return strings.TrimRight(base, "/") + Prefix + instanceID + "/"
+	u, err := url.Parse(strings.TrimRight(base, "/") + Prefix + instanceID + "/")
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(base, "/") + Prefix + instanceID + "/"
+	}
+	u.User = url.User(instanceID)
+	return u.String()
 }
 
 // Handler serves the metadata of every instance its Source knows. It guarantees that an

@@ -81,9 +81,9 @@ func do(t testing.TB, h http.Handler, method, target string, hdr map[string]stri
 
 func TestEndpoint(t *testing.T) {
 	for _, tc := range []struct{ base, id, want string }{
-		{"http://127.0.0.1:8080", "i-0123", "http://127.0.0.1:8080/_imds/i-0123/"},
-		{"http://127.0.0.1:8080/", "i-0123", "http://127.0.0.1:8080/_imds/i-0123/"},
-		{"http://[::1]:9", "i-1", "http://[::1]:9/_imds/i-1/"},
+		{"http://127.0.0.1:8080", "i-0123", "http://i-0123@127.0.0.1:8080/_imds/i-0123/"},
+		{"http://127.0.0.1:8080/", "i-0123", "http://i-0123@127.0.0.1:8080/_imds/i-0123/"},
+		{"http://[::1]:9", "i-1", "http://i-1@[::1]:9/_imds/i-1/"},
 	} {
 		if got := Endpoint(tc.base, tc.id); got != tc.want {
 			t.Errorf("Endpoint(%q, %q) = %q, want %q", tc.base, tc.id, got, tc.want)
