@@ -52,8 +52,9 @@ func testSecrets(id string) (string, bool) {
 
 // result is what the test server's Verify call answered for one request.
 type result struct {
-	id  string
-	err error
+	id    string
+	err   error
+	authz string // the request's Authorization header, to check the scope clients send
 }
 
 // testServer is an EC2-shaped endpoint that only authenticates: it reads the body, merges
@@ -90,7 +91,7 @@ func (s *testServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := Verify(r, body, params, s.secrets, s.now())
 	s.mu.Lock()
-	s.results = append(s.results, result{id, err})
+	s.results = append(s.results, result{id: id, err: err, authz: r.Header.Get("Authorization")})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	if err != nil {

@@ -321,7 +321,7 @@ func TestVerifyV2UnescapedPlus(t *testing.T) {
 			t.Fatal(err)
 		}
 		id, err := Verify(r, nil, params, testSecrets, t0)
-		wantResult(t, result{id, err}, testID, "", "")
+		wantResult(t, result{id: id, err: err}, testID, "", "")
 		return
 	}
 	t.Fatal("no signature with a '+' in 1000 tries")

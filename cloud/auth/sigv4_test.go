@@ -580,7 +580,7 @@ func TestVerifyBehindStripPrefix(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/services/", http.StripPrefix("/services", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := Verify(r, nil, r.URL.Query(), testSecrets, t0)
-		got = result{id, err}
+		got = result{id: id, err: err}
 	})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -599,7 +599,7 @@ func TestVerifyNilSecrets(t *testing.T) {
 	sr := httptest.NewRequest(r.Method, r.URL.String(), nil)
 	sr.Header = r.Header
 	_, err := Verify(sr, nil, sr.URL.Query(), nil, t0)
-	wantResult(t, result{"", err}, "", CodeAuthFailure, "unknown access key id")
+	wantResult(t, result{err: err}, "", CodeAuthFailure, "unknown access key id")
 }
 
 func TestErrorString(t *testing.T) {
