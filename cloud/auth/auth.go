@@ -1,8 +1,8 @@
-// Package auth verifies the signature of an EC2 Query API request, as an EC2 server must:
-// Signature Version 4 in the Authorization header or in presigned query parameters, and
-// Signature Version 2 in the request parameters. It answers who signed the request, or an
-// *Error carrying the EC2 error code to send back; it never sees or returns anything but a
-// secret's use, so a secret cannot leak through it.
+// Package auth verifies the signature of an EC2 Query API request as an EC2 server must,
+// and says which access key signed it. It accepts Signature Version 4 in the Authorization
+// header or in presigned query parameters, and Signature Version 2 in the request
+// parameters; anything else is an *Error carrying the EC2 error code to answer with, whose
+// message never contains a secret or the string to sign.
 package auth
 
 import (

@@ -175,7 +175,7 @@ func (s *testServer) do(t *testing.T, r *http.Request) result {
 
 // newFormRequest builds an EC2 Query request: for POST the parameters go in a form body
 // with the given Content-Type, for GET in the query string.
-func newFormRequest(t *testing.T, method, target string, params url.Values, contentType string) *http.Request {
+func newFormRequest(t testing.TB, method, target string, params url.Values, contentType string) *http.Request {
 	t.Helper()
 	var body io.Reader
 	if method == http.MethodGet {
@@ -201,7 +201,7 @@ func ec2Params(action string, kv ...string) url.Values {
 	return v
 }
 
-func bodyOf(t *testing.T, r *http.Request) []byte {
+func bodyOf(t testing.TB, r *http.Request) []byte {
 	t.Helper()
 	if r.GetBody == nil {
 		return nil
@@ -230,7 +230,7 @@ func hexSHA256(b []byte) string {
 }
 
 // signSDK signs r in its Authorization header with aws-sdk-go-v2's own SigV4 signer.
-func signSDK(t *testing.T, r *http.Request, id, secret, region, service string, at time.Time) *http.Request {
+func signSDK(t testing.TB, r *http.Request, id, secret, region, service string, at time.Time) *http.Request {
 	t.Helper()
 	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: id, SecretAccessKey: secret},
 		r, hexSHA256(bodyOf(t, r)), service, region, at)
