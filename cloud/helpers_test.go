@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 )
 
 // Test timing: instances boot fast so tests see every state, and waits are generous so a
@@ -51,6 +54,15 @@ func testConfig(t *testing.T, dir string) Config {
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	if os.Geteuid() == 0 {
+		// Instance processes run as nobody, who must reach StateDir/instances/<id>:
+		// make the test's directories searchable as an operator would.
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			if err := os.Chmod(d, 0o711); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	return Config{StateDir: dir, Accounts: []Account{alice, bob}, BootDelay: testBootDelay}
 }
 
@@ -66,7 +78,7 @@ func newTestCloud(t *testing.T, mods ...func(*Config)) *testCloud {
 
 func startTestCloud(t *testing.T, cfg Config) *testCloud {
 	t.Helper()
-	s, err := New(context.Background(), cfg, nil)
+	s, err := New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

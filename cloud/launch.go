@@ -299,7 +299,10 @@ func (s *Server) buildInstances(owner string, ls *launchSpec, count int, now tim
 		vpc = stableID("vpc-", owner+"/"+ls.SubnetID)
 	}
 	groups := groupsFor(owner, ls)
-	visibleAt := now.Add(s.inj.ConsistencyDelay())
+	var visibleAt time.Time // zero: visible at once, whatever the clock does later
+	if d := s.inj.ConsistencyDelay(); d > 0 {
+		visibleAt = now.Add(d)
+	}
 	out := make([]*instance, 0, count)
 	for i := range count {
 		seq := s.mem.nextSeq

@@ -50,6 +50,10 @@ const (
 	// stateDirMode and stateFileMode keep the state (user data, tokens) private.
 	stateDirMode  = 0o700
 	stateFileMode = 0o600
+	// stateRootMode is StateDir's own mode when the cloud creates it: searchable but not
+	// listable, so an instance process running as an unprivileged user can reach its own
+	// directory under StateDir/instances and nothing else.
+	stateRootMode = 0o711
 )
 
 // store is the bbolt file. Every change is one Update: bbolt fsyncs before it returns,
@@ -59,7 +63,7 @@ type store struct {
 }
 
 func openStore(dir string) (*store, error) {
-	if err := os.MkdirAll(dir, stateDirMode); err != nil {
+	if err := os.MkdirAll(dir, stateRootMode); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	path := filepath.Join(dir, "cloud.db")
