@@ -92,7 +92,7 @@ func FuzzSDKRoundTrip(f *testing.F) {
 	f.Add("Filter.1.Value.1", "a b~c/d+e*f=g&h;i", "services/Cloud", "a   b", false, false)
 	f.Add("é", "中\x00\xff", "my%20cloud/./x/../y//z", "  x  ", true, false)
 	f.Add("", "", "", "", true, true)
-	f.Add("X-Amz-Expires", "60", "a?b#c", "\tv\t", false, true)
+	f.Add("AWSAccessKeyId", "AKIDOTHER", "a?b#c", "\tv\t", false, true)
 	f.Fuzz(func(t *testing.T, name, value, path, header string, get, presign bool) {
 		if !validHeaderValue(header) {
 			t.Skip("not a value an HTTP header can carry")
