@@ -297,8 +297,10 @@ func serveCloud(ctx context.Context, listen string, cfg cloud.Config, stdout io.
 	case <-ctx.Done():
 		log.Info("shutting down")
 		err := srv.Close()
-		if serr := <-served; !isServerClosed(serr) && err == nil {
-			err = serr
+		// Whatever Serve says now is its answer to Close (it may not even have started
+		// serving), not a failure of its own.
+		if serr := <-served; !isServerClosed(serr) {
+			log.Debug("serve ended by close", zap.Error(serr))
 		}
 		if err != nil {
 			return fmt.Errorf("close the cloud: %w", err)
@@ -336,22 +338,19 @@ func withAccount(accounts []cloud.Account, acct cloud.Account) []cloud.Account {
 }
 
 // endpointURL is the URL clients use for the listener at addr. An unspecified address
-// (0.0.0.0, ::) is printed as loopback: the URL is for scripts on this machine, and
-// "http://0.0.0.0:PORT/" is not an address every client will connect to.
+// (0.0.0.0, ::) is printed as 127.0.0.1: the URL is for scripts on this machine,
+// "http://0.0.0.0:PORT/" is not an address every client connects to, and Go listens on
+// both families for either, so IPv4 loopback always reaches it.
 func endpointURL(addr net.Addr) string {
-	host, port := addr.String(), ""
-	if tcp, ok := addr.(*net.TCPAddr); ok {
-		ip := tcp.IP
-		switch {
-		case ip.IsUnspecified() && ip.To4() != nil:
-			ip = net.IPv4(127, 0, 0, 1)
-		case ip.IsUnspecified():
-			ip = net.IPv6loopback
-		}
-		host, port = ip.String(), strconv.Itoa(tcp.Port)
-		return "http://" + net.JoinHostPort(host, port) + "/"
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String() + "/"
 	}
-	return "http://" + host + "/"
+	ip := tcp.IP
+	if ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port)) + "/"
 }
 
 // isLoopback reports whether the listener is reachable from this machine only.
