@@ -163,9 +163,9 @@ account "alice" {
 `
 
 // startCloud starts `ec2grid cloud --flavor flavor` with a fresh state directory and the
-// test config, plus extra flags. It stops the cloud when the test ends, checks it exited
+// test config. It stops the cloud when the test ends, checks it exited
 // cleanly (and race-free), and validates every response the proxy recorded.
-func startCloud(t *testing.T, flavor string, extra ...string) *cloudProc {
+func startCloud(t *testing.T, flavor string) *cloudProc {
 	t.Helper()
 	bin, err := buildEC2grid()
 	if err != nil {
@@ -178,9 +178,8 @@ func startCloud(t *testing.T, flavor string, extra ...string) *cloudProc {
 	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"cloud", "--listen", "127.0.0.1:0", "--state", state, "--flavor", flavor,
-		"--config", cfgPath, "--log-level", "debug"}, extra...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, "cloud", "--listen", "127.0.0.1:0", "--state", state, "--flavor", flavor,
+		"--config", cfgPath, "--log-level", "debug")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
