@@ -49,6 +49,20 @@ func TestBoto2(t *testing.T) {
 	if ex, ok := c.rec.last("DescribeInstances"); ok && ex.Version != "2014-10-01" {
 		t.Errorf("boto 2 sent Version %q; the test expects 2014-10-01, so the validator checks the echo of an old version", ex.Version)
 	}
+	// The point of running boto 2 unmodified: at an IP address it signs with the scope
+	// region "0", service "127", and the cloud must verify with that scope.
+	var v4, v2 int
+	for _, ex := range c.rec.exchanges() {
+		switch {
+		case strings.Contains(ex.auth, "/0/127/aws4_request"):
+			v4++
+		case ex.auth == "" && ex.Action != "":
+			v2++
+		}
+	}
+	if v4 == 0 || v2 == 0 {
+		t.Errorf("boto 2 sent %d requests signed v4 with the scope 0/127 and %d signed v2; want some of each", v4, v2)
+	}
 }
 
 // TestAWSCLI runs the scenario with Debian's AWS CLI v2 (/usr/bin/aws).

@@ -316,6 +316,7 @@ func (c *cloudProc) validateRecorded(t *testing.T) {
 type recorded struct {
 	exchange
 	client  string // the User-Agent's first word, to say which client got a bad answer
+	auth    string // the request's Authorization header ("" for SigV2, signed in parameters)
 	dropped bool   // the cloud closed the connection without answering
 }
 
@@ -348,7 +349,7 @@ func (p *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Header = r.Header.Clone()
 	out.Host = r.Host
 	out.ContentLength = int64(len(body))
-	rec := recorded{client: strings.SplitN(r.UserAgent(), " ", 2)[0]}
+	rec := recorded{client: strings.SplitN(r.UserAgent(), " ", 2)[0], auth: r.Header.Get("Authorization")}
 	rec.Action, rec.Version = requestAction(r, body)
 
 	resp, err := p.transport.RoundTrip(out)
