@@ -62,45 +62,50 @@ func classify(err error, wrote bool) class {
 	if err == nil {
 		return classNone
 	}
-	var resp *awshttp.ResponseError
-	if errors.As(err, &resp) {
+	// Transport failures first: the SDK wraps them in a ResponseError too (status 0).
+	var send interface{ ConnectionError() bool }
+	var canceled *smithy.CanceledError
+	if errors.As(err, &send) && send.ConnectionError() || errors.As(err, &canceled) {
+		// canceled: the attempt's own timeout (the caller checks its context first).
+		if wrote {
+			return classMaybeActed
+		}
+		return classNotSent
+	}
+	var deser *smithy.DeserializationError
+	if status := httpStatus(err); status > 0 && status < 300 && errors.As(err, &deser) {
+		// A 200 we cannot read: the cloud answered, so it may well have acted.
+		return classMaybeActed
+	}
+	if status := httpStatus(err); status > 0 {
 		if isThrottle(err) {
 			return classThrottled
 		}
-		if resp.HTTPStatusCode() >= 500 {
+		if status >= 500 {
 			return classServerFault
 		}
 		return classRefused
 	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && isThrottle(err) {
+	if isThrottle(err) {
 		return classThrottled
 	}
 	var signing *v4.SigningError
 	if errors.As(err, &signing) {
 		return classCredentials
 	}
-	var deser *smithy.DeserializationError
 	if errors.As(err, &deser) {
-		// A 200 we cannot read: the cloud answered, so it may well have acted.
 		return classMaybeActed
 	}
-	var send interface{ ConnectionError() bool }
-	if errors.As(err, &send) && send.ConnectionError() {
-		if wrote {
-			return classMaybeActed
-		}
-		return classNotSent
-	}
-	var canceled *smithy.CanceledError
-	if errors.As(err, &canceled) {
-		// The attempt's own timeout (the caller checks its context first).
-		if wrote {
-			return classMaybeActed
-		}
-		return classNotSent
-	}
 	return classInternal
+}
+
+// httpStatus is the status of the answer an error carries, or 0 if none came.
+func httpStatus(err error) int {
+	var resp *awshttp.ResponseError
+	if errors.As(err, &resp) && resp.Response != nil && resp.Response.Response != nil {
+		return resp.HTTPStatusCode()
+	}
+	return 0
 }
 
 // isThrottle reports an API error whose code means "slow down": the SDK's own list
@@ -135,16 +140,6 @@ func (f *failure) fields() []string {
 // needCheck is the code for "the cloud may have acted" (NEED_CHECK_VM_START, ...) or ""
 // for commands that report transport trouble as E_CURL_IO.
 func errorFailure(err error, cls class, needCheck string) *failure {
-	var resp *awshttp.ResponseError
-	if errors.As(err, &resp) {
-		f := &failure{code: httpErrorCode(resp.HTTPStatusCode()), msg: apiMessage(err, resp.HTTPStatusCode())}
-		if cls == classServerFault && needCheck != "" {
-			// A server fault answering a start: the cloud may have started it (AWS asks for
-			// a retry with the same client token). The gridmanager checks and decides.
-			f.code = needCheck
-		}
-		return f
-	}
 	switch cls {
 	case classNotSent, classMaybeActed:
 		code := codeTransport
@@ -154,9 +149,17 @@ func errorFailure(err error, cls class, needCheck string) *failure {
 		return &failure{code, "Transport error: " + transportMessage(err)}
 	case classCredentials:
 		return &failure{codeCredentials, "Failed to get credentials: " + rootMessage(err)}
-	default:
-		return &failure{codeInternal, rootMessage(err)}
 	}
+	if status := httpStatus(err); status > 0 {
+		f := &failure{code: httpErrorCode(status), msg: apiMessage(err, status)}
+		if cls == classServerFault && needCheck != "" {
+			// A server fault answering a start: the cloud may have started it (AWS asks for
+			// a retry with the same client token). The gridmanager checks and decides.
+			f.code = needCheck
+		}
+		return f
+	}
+	return &failure{codeInternal, rootMessage(err)}
 }
 
 // apiMessage is the failure message for an answered call: the AWS error code first (the
