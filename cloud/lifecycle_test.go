@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,5 +229,49 @@ func TestSecondCloudOnSameStateFails(t *testing.T) {
 	if s, err := New(ctx, cfg, nil); err == nil {
 		s.Close()
 		t.Fatal("a second cloud opened a state in use")
+	}
+}
+
+func TestKillOrphan(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	cmd := exec.Command("sleep", "600")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	pid := cmd.Process.Pid
+	killOrphan(other, pid) // a pid working elsewhere is not ours: left alone
+	select {
+	case <-done:
+		t.Fatal("killed a process outside the instance directory")
+	case <-time.After(100 * time.Millisecond):
+	}
+	killOrphan(dir, pid)
+	select {
+	case <-done:
+	case <-time.After(testWait):
+		t.Fatal("orphan not killed")
+	}
+	killOrphan(dir, 0) // no pid recorded: nothing to do
+}
+
+func TestMetadataBasicAuthForm(t *testing.T) {
+	// aws-sdk-go-v2's metadata client keeps the endpoint's user (the instance id) but
+	// replaces its path with /latest/...: served at /latest/ too.
+	tc := newTestCloud(t)
+	id := tc.run(1, "UserData", script("hello"))[0]
+	req, _ := http.NewRequest(http.MethodGet, tc.url+"/latest/user-data", nil)
+	req.SetBasicAuth(id, "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "hello" {
+		t.Errorf("user data: %d %q", resp.StatusCode, body)
 	}
 }
