@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ec2grid/ec2grid/gahp"
+	"github.com/ec2grid/ec2grid/gahp/ec2/ec2test"
 )
 
 // TestMotoPages: moto pages DescribeInstances at 100 reservations. HTCondor's gahp read the
@@ -13,7 +14,7 @@ import (
 // (htcondor-measured.md). All 130 come back here.
 func TestMotoPages(t *testing.T) {
 	t.Parallel()
-	url := startMoto(t)
+	url := ec2test.Moto(t)
 	r := newRig(t, url, fastOptions())
 	want := map[string]bool{}
 	for range 130 {

@@ -1,80 +1,22 @@
 package ec2
 
 import (
-	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ec2grid/ec2grid/gahp"
+	"github.com/ec2grid/ec2grid/gahp/ec2/ec2test"
 )
-
-// startMoto runs moto's EC2 server (an EC2 implementation we did not write) on a free
-// loopback port and returns its URL. Without moto the test is skipped, or fails under
-// CI=true, where moto is part of the machine image.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err == nil {
-		err = exec.Command(py, "-c", "import moto.server").Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("moto is not installed (python3 -m moto.server): %v", err)
-		}
-		t.Skipf("moto is not installed (python3 -m moto.server): %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	cmd := exec.Command(py, "-m", "moto.server", "-H", "127.0.0.1", "-p", port)
-	logPath := filepath.Join(t.TempDir(), "moto.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logFile.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("moto log:\n%s", b)
-		}
-	})
-	url := "http://127.0.0.1:" + port + "/"
-	deadline := time.Now().Add(generous)
-	for {
-		resp, err := http.Post(url+"moto-api/reset", "text/plain", nil)
-		if err == nil {
-			resp.Body.Close()
-			return url
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto did not start within %v: %v", generous, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestMoto runs a job's life through the gahp against moto: server type, key pair, start
 // with a key pair and a client token, status until running, tags, stop, key pair gone,
 // spot start/status/stop, and a status with more instances than moto puts on one page.
 func TestMoto(t *testing.T) {
 	t.Parallel()
-	url := startMoto(t)
+	url := ec2test.Moto(t)
 	r := newRig(t, url, fastOptions())
 	// moto sends no "Server: AmazonEC2": HTCondor's heuristic calls it OpenStack (measured).
 	if res := r.must(CmdServerType); res[0] != ServerOpenStack {
