@@ -551,13 +551,32 @@ func (s *Server) changeStates(rq *request, step func(in *instance) (*instance, *
 	if aerr != nil {
 		return nil, aerr
 	}
+	return s.transition(rq.owner(), ids, rq.now, step)
+}
+
+// terminate shuts an owner's instances down for a reason of the cloud's own (a spot
+// instance reclaimed, say): as TerminateInstances, with that state reason.
+func (s *Server) terminate(owner string, ids []string, why stateReason, now time.Time) error {
+	_, err := s.transition(owner, ids, now, func(in *instance) (*instance, *apiError) {
+		if in.State == stateShuttingDown || in.State == stateTerminated {
+			return nil, nil
+		}
+		n := *in
+		n.State, n.StateReason, n.Reason = stateShuttingDown, why, ""
+		return &n, nil
+	})
+	return err
+}
+
+// transition is changeStates for ids already read and checked.
+func (s *Server) transition(owner string, ids []string, now time.Time, step func(in *instance) (*instance, *apiError)) ([]stateChange, error) {
 	var changes []stateChange
 	var changed []*instance
 	var kill []string
 	err := s.mutate(func(tx *bolt.Tx) (func(), error) {
 		var missing []string
 		for _, id := range ids {
-			if in := s.mem.byID[id]; in == nil || in.Owner != rq.owner() {
+			if in := s.mem.byID[id]; in == nil || in.Owner != owner {
 				missing = append(missing, id)
 			}
 		}
@@ -576,7 +595,7 @@ func (s *Server) changeStates(rq *request, step func(in *instance) (*instance, *
 				continue
 			}
 			n.gen = in.gen + 1
-			n.Since = rq.now
+			n.Since = now
 			if in.Proc && n.State != stateRunning {
 				n.Proc = false
 				kill = append(kill, id)

@@ -388,6 +388,9 @@ func (s *Server) startProcess(in instance) {
 		case <-s.ctx.Done():
 			return
 		}
+		if s.ctx.Err() != nil {
+			return // Close killed it: a reopened cloud reports the instance, not this exit
+		}
 		s.log.Info("instance process exited", zap.String("instance", in.ID), zap.Int("code", p.ExitCode()))
 		s.processExited(in.ID)
 	}()
