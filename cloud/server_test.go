@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -192,5 +194,64 @@ func TestRequestSignedWithOddScopeIsServed(t *testing.T) {
 	signScoped(t, req, hex.EncodeToString(sum[:]), alice, "0", "127")
 	if r := tc.send(req, "DescribeKeyPairs"); r.status != http.StatusOK {
 		t.Errorf("%s", r)
+	}
+}
+
+// TestConcurrentClients: clients of two accounts launching, tagging, describing and
+// terminating at once (run with -race); every instance ends terminated, each account
+// sees exactly its own.
+func TestConcurrentClients(t *testing.T) {
+	tc := newTestCloud(t)
+	const workers, rounds = 6, 8
+	var wg sync.WaitGroup
+	errs := make(chan string, workers*rounds*4)
+	for w := range workers {
+		acct := alice
+		if w%2 == 1 {
+			acct = bob
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				run := tc.doAs(acct, "RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "3",
+					"ClientToken", fmt.Sprintf("w%d-r%d", w, r))
+				if run.status != http.StatusOK {
+					errs <- run.String()
+					return
+				}
+				ids := run.root.texts("instancesSet/item/instanceId")
+				if r := tc.doAs(acct, "CreateTags", "ResourceId.1", ids[0], "Tag.1.Key", "w", "Tag.1.Value", fmt.Sprint(w)); r.status != http.StatusOK {
+					errs <- r.String()
+				}
+				if r := tc.doAs(acct, "DescribeInstances", "MaxResults", "5"); r.status != http.StatusOK {
+					errs <- r.String()
+				}
+				args := []string{}
+				for i, id := range ids {
+					args = append(args, fmt.Sprintf("InstanceId.%d", i+1), id)
+				}
+				if r := tc.doAs(acct, "TerminateInstances", args...); r.status != http.StatusOK {
+					errs <- r.String()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	for _, acct := range []Account{alice, bob} {
+		r := tc.doAs(acct, "DescribeInstances")
+		items := r.root.all("reservationSet/item/instancesSet/item")
+		if len(items) != workers/2*rounds*3 {
+			t.Errorf("%s sees %d instances, want %d", acct.Name, len(items), workers/2*rounds*3)
+		}
+		for _, in := range items {
+			if s := in.get("instanceState/name"); s != "shutting-down" && s != "terminated" {
+				t.Errorf("%s: instance %s", acct.Name, s)
+			}
+		}
 	}
 }
