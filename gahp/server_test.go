@@ -1,6 +1,7 @@
 package gahp
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -375,4 +376,41 @@ func TestServerRandomLines(t *testing.T) {
 	c.send("VERSION\n")
 	c.expect("S " + testVersion)
 	t.Logf("%d of %d random lines accepted", accepted, n)
+}
+
+// FuzzServerLine: the request-line parser behind every answer. Any line (as the line
+// reader hands it over: no unescaped LF) gets exactly one reply line, S or E or a
+// synchronous command's reply, and a request is queued exactly when the reply is S alone.
+func FuzzServerLine(f *testing.F) {
+	f.Add("ECHO 1 a b")
+	f.Add("BLOCK 0002")
+	f.Add("RESULTS")
+	f.Add("echo  1")
+	f.Add("ECHO 1\\ 2 x")
+	f.Add("VERSION\t")
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.ContainsRune(line, '\n') {
+			return
+		}
+		var out strings.Builder
+		s := NewServer(ServerOptions{Version: testVersion, Commands: testCommands(nil), Statistics: func() []string { return []string{"0", "0", "0", "0"} }})
+		s.out = bufio.NewWriter(&out)
+		q := newQueue()
+		if _, err := s.handle(line, q); err != nil {
+			t.Fatal(err)
+		}
+		reply := out.String()
+		if strings.Count(reply, "\n") != 1 || !strings.HasSuffix(reply, "\n") {
+			t.Fatalf("%q answered %q, not one line", line, reply)
+		}
+		if r := reply[:len(reply)-1]; r != "S" && r != "E" && !strings.HasPrefix(r, "S ") {
+			t.Fatalf("%q answered %q", line, reply)
+		}
+		queued := len(q.jobs) - q.head
+		toks := Tokenize(line)
+		special := len(toks) == 1 && strings.EqualFold(toks[0], CmdAsyncModeOn) || len(toks) == 1 && strings.EqualFold(toks[0], CmdAsyncModeOff) || len(toks) == 1 && strings.EqualFold(toks[0], CmdQuit)
+		if (reply == "S\n" && !special) != (queued == 1) || queued > 1 {
+			t.Fatalf("%q answered %q with %d requests queued", line, reply, queued)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -137,7 +138,7 @@ func userData(inline, file string) (string, *failure) {
 		buf = append(buf, inline...)
 	}
 	if !gahp.IsNull(file) {
-		b, err := os.ReadFile(file)
+		b, err := readUserDataFile(file)
 		if err != nil {
 			return "", &failure{codeFileIO, "Failed to read userdata file: " + err.Error()}
 		}
@@ -147,6 +148,35 @@ func userData(inline, file string) (string, *failure) {
 		return "", nil
 	}
 	return base64.StdEncoding.EncodeToString(buf), nil
+}
+
+// maxUserDataFile bounds the user-data file read: EC2 takes at most 16 KiB of user data, so
+// a larger file is a mistake (or /dev/zero), and reading it whole would only exhaust memory.
+const maxUserDataFile = 1 << 20
+
+// readUserDataFile reads a regular file of at most maxUserDataFile bytes. A FIFO or device
+// would block or never end.
+func readUserDataFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxUserDataFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxUserDataFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxUserDataFile)
+	}
+	return b, nil
 }
 
 // blockDeviceMappings parses HTCondor's "virtual:device[, virtual:device...]"; malformed
