@@ -25,7 +25,7 @@ const (
 	declBare         = `<?xml version="1.0"?>`
 )
 
-// flavors gives each flavor's presentation. Values are never changed.
+// flavorNamed gives a flavor's presentation (an unknown name is aws: Config checks names).
 func flavorNamed(name string) flavor {
 	switch name {
 	case FlavorOpenStack:

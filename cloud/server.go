@@ -41,6 +41,9 @@ const (
 	adminPrefix = "/_admin/"
 )
 
+// errClosed is what Serve returns when called after Close.
+var errClosed = errors.New("cloud: server closed")
+
 // versionPattern is what a Version must look like: EC2's API versions are dates.
 var versionPattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 

@@ -3,7 +3,6 @@ package cloud
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -203,6 +202,3 @@ func splitOwnerKey(k []byte) (owner, name string, ok bool) {
 	}
 	return "", "", false
 }
-
-// errClosed answers requests that arrive while the server closes.
-var errClosed = errors.New("cloud: server closed")
