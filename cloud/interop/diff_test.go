@@ -34,6 +34,8 @@ func diffAllowed() map[string]string {
 		"*:Instances[].SubnetId":        noVPC,
 		"*:Instances[].SourceDestCheck": "an attribute of a VPC network interface, of which there are none",
 		"*:Instances[].Platform":        "EC2 sends platform only for Windows instances; moto sends it for Linux ones too",
+		"DescribeImages:Images[].Platform": "EC2 sends platform only for Windows images; moto's catalogue has some, the cloud's " +
+			"(from its config) has none",
 		"*:Instances[].SriovNetSupport": "enhanced networking does not apply to an instance that is a local process",
 		"*:Instances[].MetadataOptions": "settings that ModifyInstanceMetadataOptions changes, which the cloud does not implement: " +
 			"its metadata service always answers IMDSv1 and IMDSv2",
