@@ -47,7 +47,7 @@ func TestThrottledUntilDeadline(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, ec2test.Options{})
 	opts := fastOptions()
-	opts.RetryDeadline = 300 * time.Millisecond
+	opts.RetryDeadline = time.Second
 	r := newRig(t, f.URL, opts)
 	f.ThrottleWhen(func(string) bool { return true })
 	res := r.cmd(CmdStop, "i-1")
