@@ -26,11 +26,11 @@ const (
 	defaultVolumeType = "gp2"
 	// gp2 gives 3 IOPS per GiB, at least 100 and at most 16,000; gp3 a flat 3,000 and
 	// 125 MiB/s unless asked for more.
-	gp2IOPSPerGiB  = 3
-	gp2MinIOPS     = 100
-	gp2MaxIOPS     = 16000
-	gp3IOPS        = 3000
-	gp3Throughput  = 125
+	gp2IOPSPerGiB = 3
+	gp2MinIOPS    = 100
+	gp2MaxIOPS    = 16000
+	gp3IOPS       = 3000
+	gp3Throughput = 125
 	// minVolumePage and maxVolumePage bound DescribeVolumes' MaxResults, as EC2 does.
 	minVolumePage = 5
 	maxVolumePage = 500

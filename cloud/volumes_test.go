@@ -84,7 +84,9 @@ func TestAttachAndDetachVolume(t *testing.T) {
 	tc, clock, inst := volumeCloud(t)
 	vol := tc.ok("CreateVolume", "AvailabilityZone", "us-east-1a", "Size", "1").root.get("volumeId")
 	other := tc.ok("CreateVolume", "AvailabilityZone", "us-east-1b", "Size", "1").root.get("volumeId")
-	attach := func(v, dev string) *response { return tc.do("AttachVolume", "VolumeId", v, "InstanceId", inst, "Device", dev) }
+	attach := func(v, dev string) *response {
+		return tc.do("AttachVolume", "VolumeId", v, "InstanceId", inst, "Device", dev)
+	}
 
 	if r := attach(vol, "/dev/sdf"); r.code() != "IncorrectState" {
 		t.Errorf("attach while creating: %s", r)
