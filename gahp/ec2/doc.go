@@ -15,6 +15,10 @@
 //     EC2_VM_START, EC2_VM_START_SPOT and EC2_VM_CREATE_KEYPAIR.
 //   - limiter.go: the adaptive per-endpoint token bucket.
 //   - commands.go: the commands, their argument checks and result tuples.
+//   - middleware.go: SDK stack changes (no invented ClientToken, free-form Query
+//     parameters, the raw answer EC2_VM_SERVER_TYPE classifies, see servertype.go).
+//   - keyfile.go: private keys written whole or not at all, 0600.
+//   - ec2test: a fake EC2 endpoint for tests, with injectable faults, and moto launching.
 //
 // docs/ec2_gahp.md describes the protocol and every decision taken where HTCondor's
 // behaviour is a bug or unspecified.
