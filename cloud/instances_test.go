@@ -315,7 +315,9 @@ func TestDescribeInstancesByID(t *testing.T) {
 }
 
 func TestDescribeInstancesPagination(t *testing.T) {
-	tc := newTestCloud(t)
+	// States must hold still while the pages are read: with the usual short boot delay a
+	// loaded machine saw the shutting-down instance finish terminating mid-test.
+	tc := newTestCloud(t, func(c *Config) { c.BootDelay = time.Hour })
 	var all []string
 	for range 4 {
 		all = append(all, tc.run(6)...)
