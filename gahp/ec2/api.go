@@ -1,10 +1,12 @@
 package ec2
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -192,7 +194,7 @@ func (cs *clients) get(serviceURL, accessKeyFile, secretKeyFile string) (*client
 			Region:       ep.Region,
 			BaseEndpoint: aws.String(ep.URL),
 			Credentials:  creds,
-			HTTPClient:   cs.http,
+			HTTPClient:   ownBodyClient{cs.http},
 			// One attempt per SDK call: call.go owns retries (see errors.go for why the
 			// SDK's standard retryer, with its retry quota, cannot be used).
 			Retryer: aws.NopRetryer{},
@@ -201,6 +203,26 @@ func (cs *clients) get(serviceURL, accessKeyFile, secretKeyFile string) (*client
 	c := &client{api: api, ep: e}
 	cs.byKey[key] = c
 	return c, nil
+}
+
+// ownBodyClient gives net/http its own copy of each request body. smithy-go (v1.28.8)
+// closes the request body as soon as Do returns, and with Go 1.26's transport that now and
+// then closes the connection while the answer is still being read: a call the cloud carried
+// out fails with "deserialization failed ... use of closed network connection", which for
+// EC2_VM_START would become a needless NEED_CHECK_VM_START. Bodies are small form posts,
+// so the copy is cheap. (Seen against any server, also a canned-answer httptest server.)
+type ownBodyClient struct{ c *http.Client }
+
+func (o ownBodyClient) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	return o.c.Do(r)
 }
 
 // newHTTPClient is the transport all SDK clients share: enough idle connections per host
