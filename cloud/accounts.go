@@ -37,6 +37,12 @@ const (
 // Concurrent callers agree on one account. Its OwnerID is derived from the key id.
 func EnsureDemoAccount(stateDir string) (Account, error) {
 	dir := filepath.Join(stateDir, credentialsDir, demoAccountName)
+	// StateDir itself gets its own mode first: created as a side effect of the
+	// credentials' 0700 directories it would keep instance users out of their own
+	// directories under StateDir/instances.
+	if err := os.MkdirAll(stateDir, stateRootMode); err != nil {
+		return Account{}, fmt.Errorf("demo account: %w", err)
+	}
 	if err := os.MkdirAll(dir, stateDirMode); err != nil {
 		return Account{}, fmt.Errorf("demo account: %w", err)
 	}
