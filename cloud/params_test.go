@@ -136,6 +136,15 @@ func TestEnsureDemoAccount(t *testing.T) {
 	if err != nil || b != a {
 		t.Errorf("second call: %+v %v", b, err)
 	}
+	// A StateDir the demo account creates is searchable, like one the store creates:
+	// instance users must reach StateDir/instances/<id>.
+	fresh := filepath.Join(t.TempDir(), "state")
+	if _, err := EnsureDemoAccount(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(fresh); err != nil || st.Mode().Perm() != stateRootMode {
+		t.Errorf("StateDir made by EnsureDemoAccount: %v %v, want mode %v", st.Mode(), err, os.FileMode(stateRootMode))
+	}
 	// A cloud with no accounts configured serves the demo account.
 	s, err := New(t.Context(), Config{StateDir: dir, BootDelay: testBootDelay}, nil)
 	if err != nil {
