@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -483,7 +482,6 @@ func (c *cloudProc) runClient(t *testing.T, name string, args ...string) string 
 		err = fmt.Errorf("%w (killed after %v)", err, scriptTimeout)
 	}
 	if err != nil {
-		pendingAction(t, stdout.String()+stderr.String())
 		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	t.Logf("%s %s:\n%s", filepath.Base(name), strings.Join(args, " "), stdout.String())
@@ -506,22 +504,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// pendingActions are the actions another part of the cloud is still adding. A scenario
-// that fails only because the cloud answers one of them InvalidAction is skipped, so the
-// suite stays green until they land and runs them from then on without a change here.
-func pendingActions() []string {
-	return []string{"RequestSpotInstances", "DescribeSpotInstanceRequests", "CancelSpotInstanceRequests", "DescribeSpotPriceHistory"}
-}
-
-// invalidAction matches EC2's InvalidAction message, as every client shows it.
-var invalidAction = regexp.MustCompile(`The action (\w+) is not valid for this web service`)
-
-// pendingAction skips the test if output shows the cloud refusing a pending action.
-func pendingAction(t *testing.T, output string) {
-	t.Helper()
-	if m := invalidAction.FindStringSubmatch(output); m != nil && slices.Contains(pendingActions(), m[1]) {
-		t.Skipf("ec2grid cloud does not implement %s yet (InvalidAction)", m[1])
-	}
 }

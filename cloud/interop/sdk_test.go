@@ -404,7 +404,6 @@ func goSpot(t *testing.T, cli *ec2.Client) {
 		},
 	})
 	if err != nil {
-		pendingAction(t, err.Error())
 		t.Fatalf("RequestSpotInstances: %v", err)
 	}
 	if len(req.SpotInstanceRequests) != 1 {
