@@ -25,6 +25,10 @@ const maxConfigSize = 4 << 20
 // 40 characters, and reading a huge file by mistake should fail, not fill memory.
 const maxSecretFileSize = 64 << 10
 
+// minSpotInterval is the spot market's shortest interval (cloud/spot.go: every move is a
+// transaction on disk); checking it here gives the error its file position.
+const minSpotInterval = 100 * time.Millisecond
+
 // demoAccountName is the account `ec2grid cloud` always creates (cloud.EnsureDemoAccount);
 // a config file may not define an account of that name, so its keys have one source.
 const demoAccountName = "demo"
@@ -462,6 +466,10 @@ func (b *spotBlock) apply(m *cloud.SpotMarket) hcl.Diagnostics {
 	price(b.MaxPrice, b.MaxPriceRange, "max_price", &m.MaxPrice)
 	price(b.Step, b.StepRange, "step", &m.Step)
 	durationAttr(&diags, b.Interval, b.IntervalRange, "interval", &m.Interval)
+	if m.Interval > 0 && m.Interval < minSpotInterval {
+		diags = append(diags, diagAt(b.IntervalRange, "Invalid interval",
+			"interval %v: want \"0s\" (a fixed price) or at least %v", m.Interval, minSpotInterval))
+	}
 	if b.MinPrice != nil && b.MaxPrice != nil && *b.MinPrice > *b.MaxPrice {
 		diags = append(diags, diagAt(b.MaxPriceRange, "Invalid max_price", "max_price %g is below min_price %g", *b.MaxPrice, *b.MinPrice))
 	}

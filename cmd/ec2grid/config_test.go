@@ -193,6 +193,7 @@ func TestParseConfigBad(t *testing.T) {
 		{"two spot blocks", "spot {}\nspot {}\n", []string{`cloud.hcl:2:1: Duplicate spot block`}},
 		{"negative price", "spot {\n  min_price = -1\n}\n", []string{`cloud.hcl:2:15: Invalid min_price`}},
 		{"price out of range", "spot {\n  initial_price = 2\n  max_price = 1\n}\n", []string{`cloud.hcl:2:19: Invalid initial_price`}},
+		{"spot interval too short", "spot {\n  interval = \"10ms\"\n}\n", []string{`cloud.hcl:2:14: Invalid interval`, "at least 100ms"}},
 		{"price as text", "spot {\n  step = \"a cent\"\n}\n", []string{`cloud.hcl:2:10: Incorrect attribute value type`, `"step"`, "number"}},
 		{"bad profile", "faults {\n  profile = \"gcp\"\n}\n", []string{`cloud.hcl:2:13: Invalid profile`, `"gcp"`}},
 		{"rate above one", "faults {\n  internal_error_rate = 1.5\n}\n", []string{`cloud.hcl:2:25: Invalid internal_error_rate`}},
