@@ -102,6 +102,9 @@ func parseCloudArgs(args []string, stderr io.Writer) (*cloudOptions, cloud.Confi
 		return nil, cloud.Config{}, &configError{msg: err.Error()}
 	}
 	cfg.StateDir = state
+	if cfg.Spot.Interval > 0 && cfg.Spot.Interval < minSpotInterval {
+		return nil, cloud.Config{}, configErrorf("--spot-interval %v: want 0s (a fixed price) or at least %v", cfg.Spot.Interval, minSpotInterval)
+	}
 	if err := cfg.Faults.Validate(); err != nil {
 		return nil, cloud.Config{}, &configError{msg: err.Error()}
 	}

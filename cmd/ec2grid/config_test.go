@@ -362,6 +362,7 @@ func TestParseCloudArgsBad(t *testing.T) {
 		{"bad error rate", []string{"--state", dir, "--fault-error-rate", "2"}, "internal_error_rate"},
 		{"bad profile", []string{"--state", dir, "--fault-profile", "gcp"}, "gcp"},
 		{"bad price", []string{"--state", dir, "--spot-step", "-0.1"}, "not a price"},
+		{"spot interval too short", []string{"--state", dir, "--spot-interval", "1ms"}, "--spot-interval 1ms: want 0s"},
 		{"bad config", []string{"--state", dir, "--config", bad}, bad + ":1:14: Invalid boot_delay"},
 		{"missing config", []string{"--state", dir, "--config", filepath.Join(dir, "none.hcl")}, "none.hcl"},
 	}
