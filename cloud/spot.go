@@ -1028,8 +1028,9 @@ func requestSpotInstances(s *Server, rq *request, w *xmlWriter) error {
 	st := spotOf(s)
 	var made []*spotRequest
 	var replay []string
+	var views []spotView
 	err := s.mutate(func(tx *bolt.Tx) (func(), error) {
-		made, replay = nil, nil
+		made, replay, views = nil, nil, nil
 		if ids := st.tokens[rq.owner()][token]; token != "" && len(ids) > 0 {
 			if st.byID[ids[0]].Digest != digest {
 				return nil, clientError("IdempotentParameterMismatch", "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
@@ -1080,6 +1081,9 @@ func requestSpotInstances(s *Server, rq *request, w *xmlWriter) error {
 				if len(tags) > 0 {
 					s.mem.owner(r.Owner).tags[r.ID] = tags
 				}
+				// Answered as made: the spot goroutine may fulfil them before the answer
+				// is written, and EC2 answers a new request open.
+				views = append(views, spotView{spotRequest: *r, tags: tags})
 			}
 		}, nil
 	})
@@ -1087,20 +1091,15 @@ func requestSpotInstances(s *Server, rq *request, w *xmlWriter) error {
 		return err
 	}
 	st.nudge()
-	var views []spotView
-	s.mu.RLock()
 	if replay != nil {
+		s.mu.RLock()
 		for _, id := range replay {
 			if r := st.byID[id]; r != nil {
 				views = append(views, s.spotViewOf(r))
 			}
 		}
-	} else {
-		for _, r := range made {
-			views = append(views, s.spotViewOf(r))
-		}
+		s.mu.RUnlock()
 	}
-	s.mu.RUnlock()
 	s.writeSpotRequests(w, views)
 	return nil
 }
