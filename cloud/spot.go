@@ -657,6 +657,15 @@ type instChange struct {
 // move on as EC2's do. Ended requests vanish after TerminatedRetention.
 func (s *Server) evaluateSpot(now time.Time) error {
 	st := spotOf(s)
+	// Most polls find nothing to do: see so under the read lock, holding no writer off.
+	s.mu.RLock()
+	idle := !slices.ContainsFunc(st.list, func(r *spotRequest) bool {
+		return r.live() || now.Sub(r.Status.Time) > s.cfg.TerminatedRetention
+	})
+	s.mu.RUnlock()
+	if idle {
+		return nil
+	}
 	var newInsts, halted []*instance
 	var kill []string
 	err := s.mutate(func(tx *bolt.Tx) (func(), error) {
