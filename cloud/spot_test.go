@@ -977,3 +977,31 @@ func FuzzResourceActions(f *testing.F) {
 		}
 	})
 }
+
+// TestSpotRequestsPurged: ended requests vanish after TerminatedRetention, with their
+// tags and client tokens; live ones stay.
+func TestSpotRequestsPurged(t *testing.T) {
+	tc, clock := spotClockCloud(t, func(cfg *Config) { cfg.TerminatedRetention = 5 * time.Minute })
+	ended := tc.requestSpot("0.01", "ClientToken", "once",
+		"TagSpecification.1.ResourceType", "spot-instances-request", "TagSpecification.1.Tag.1.Key", "k", "TagSpecification.1.Tag.1.Value", "v")
+	waiting := tc.requestSpot("0.01")
+	tc.waitSpot(ended, "open", "price-too-low")
+	tc.ok("CancelSpotInstanceRequests", "SpotInstanceRequestId.1", ended)
+	clock.Add(6 * time.Minute)
+	deadline := time.Now().Add(testWait)
+	for tc.do("DescribeSpotInstanceRequests", "SpotInstanceRequestId.1", ended).code() != "InvalidSpotInstanceRequestID.NotFound" {
+		if time.Now().After(deadline) {
+			t.Fatal("the cancelled request was never purged")
+		}
+		time.Sleep(testPoll)
+	}
+	if got := tc.spotRequest(waiting).get("state"); got != "open" {
+		t.Errorf("the open request is %s", got)
+	}
+	if r := tc.ok("DescribeTags", "Filter.1.Name", "resource-type", "Filter.1.Value.1", "spot-instances-request"); r.root.has("tagSet/item") {
+		t.Errorf("a purged request's tags remain: %s", r.body)
+	}
+	if again := tc.requestSpot("0.01", "ClientToken", "once"); again == ended {
+		t.Errorf("a purged request's client token still answers it")
+	}
+}
