@@ -314,26 +314,9 @@ func describeInstances(s *Server, rq *request, w *xmlWriter) error {
 	if aerr != nil {
 		return aerr
 	}
-	maxResults, hasMax, aerr := p.integer("MaxResults")
+	maxResults, after, aerr := p.page("instancesSet", len(ids) > 0, minMaxResults, maxMaxResults)
 	if aerr != nil {
 		return aerr
-	}
-	if hasMax && len(ids) > 0 {
-		return errCombination("The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	if hasMax && (maxResults < minMaxResults || maxResults > maxMaxResults) {
-		return clientError("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", maxResults, minMaxResults, maxMaxResults)
-	}
-	if !hasMax {
-		maxResults = 0
-	}
-	var after uint64
-	if tok := p.get("NextToken"); tok != "" {
-		seq, ok := decodePageToken(tok)
-		if !ok {
-			return clientError("InvalidPaginationToken", "The specified pagination token is not valid or is expired.")
-		}
-		after = seq
 	}
 	for _, id := range ids {
 		if !instanceIDPattern.MatchString(id) {

@@ -206,3 +206,31 @@ func unique(list []string) []string {
 	}
 	return out
 }
+
+// page reads MaxResults and NextToken the way EC2's paginated Describe calls do:
+// MaxResults must lie in [lo, hi] and cannot be combined with an explicit id list (named
+// setName in EC2's message); NextToken is an opaque position from a previous page. With no
+// MaxResults, maxResults is 0 (everything).
+func (p params) page(setName string, withIDs bool, lo, hi int) (maxResults int, after uint64, err *apiError) {
+	maxResults, hasMax, err := p.integer("MaxResults")
+	if err != nil {
+		return 0, 0, err
+	}
+	if hasMax && withIDs {
+		return 0, 0, errCombination("The parameter %s cannot be used with the parameter maxResults", setName)
+	}
+	if hasMax && (maxResults < lo || maxResults > hi) {
+		return 0, 0, clientError("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", maxResults, lo, hi)
+	}
+	if !hasMax {
+		maxResults = 0
+	}
+	if tok := p.get("NextToken"); tok != "" {
+		seq, ok := decodePageToken(tok)
+		if !ok {
+			return 0, 0, clientError("InvalidPaginationToken", "The specified pagination token is not valid or is expired.")
+		}
+		after = seq
+	}
+	return maxResults, after, nil
+}

@@ -1271,23 +1271,9 @@ func describeSpotInstanceRequests(s *Server, rq *request, w *xmlWriter) error {
 	if aerr != nil {
 		return aerr
 	}
-	maxResults, hasMax, aerr := p.integer("MaxResults")
+	maxResults, after, aerr := p.page("spotInstanceRequestIdSet", len(ids) > 0, minMaxResults, maxMaxResults)
 	if aerr != nil {
 		return aerr
-	}
-	if hasMax && len(ids) > 0 {
-		return errCombination("The parameter spotInstanceRequestIdSet cannot be used with the parameter maxResults")
-	}
-	if hasMax && (maxResults < minMaxResults || maxResults > maxMaxResults) {
-		return clientError("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", maxResults, minMaxResults, maxMaxResults)
-	}
-	var after uint64
-	if tok := p.get("NextToken"); tok != "" {
-		seq, ok := decodePageToken(tok)
-		if !ok {
-			return clientError("InvalidPaginationToken", "The specified pagination token is not valid or is expired.")
-		}
-		after = seq
 	}
 	st := spotOf(s)
 	var views []spotView
@@ -1314,7 +1300,7 @@ func describeSpotInstanceRequests(s *Server, rq *request, w *xmlWriter) error {
 		if !match(v, v.tags) {
 			continue
 		}
-		if hasMax && len(views) == maxResults {
+		if maxResults > 0 && len(views) == maxResults {
 			next = encodePageToken(views[len(views)-1].Seq)
 			break
 		}

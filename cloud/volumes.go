@@ -565,23 +565,9 @@ func describeVolumes(s *Server, rq *request, w *xmlWriter) error {
 	if aerr != nil {
 		return aerr
 	}
-	maxResults, hasMax, aerr := p.integer("MaxResults")
+	maxResults, after, aerr := p.page("volumeSet", len(ids) > 0, minVolumePage, maxVolumePage)
 	if aerr != nil {
 		return aerr
-	}
-	if hasMax && len(ids) > 0 {
-		return errCombination("The parameter volumeSet cannot be used with the parameter maxResults")
-	}
-	if hasMax && (maxResults < minVolumePage || maxResults > maxVolumePage) {
-		return clientError("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", maxResults, minVolumePage, maxVolumePage)
-	}
-	var after uint64
-	if tok := p.get("NextToken"); tok != "" {
-		seq, ok := decodePageToken(tok)
-		if !ok {
-			return clientError("InvalidPaginationToken", "The specified pagination token is not valid or is expired.")
-		}
-		after = seq
 	}
 	type row struct {
 		v    volumeView
@@ -613,7 +599,7 @@ func describeVolumes(s *Server, rq *request, w *xmlWriter) error {
 		if !match(vv, tags) {
 			continue
 		}
-		if hasMax && len(rows) == maxResults {
+		if maxResults > 0 && len(rows) == maxResults {
 			next = encodePageToken(rows[len(rows)-1].v.Seq)
 			break
 		}
