@@ -143,6 +143,10 @@ func lexMode(src string, syn syntax) ([]token, error) {
 			if name == "" {
 				return nil, &ParseError{Col: start + 1, Msg: "empty quoted attribute name"}
 			}
+			if strings.IndexByte(name, 0) >= 0 {
+				// As in strings: HTCondor's lexer makes a NUL a token error.
+				return nil, &ParseError{Col: start + 1, Msg: "NUL character in quoted attribute name"}
+			}
 			toks = append(toks, token{kind: tIdent, text: name, col: start + 1})
 			i += end + 2
 		case isIdentStart(c):
