@@ -652,6 +652,10 @@ func stopInstances(s *Server, rq *request, w *xmlWriter) error {
 		if in.RootDeviceType != "ebs" {
 			return nil, clientError("UnsupportedOperation", "The instance '%s' does not have an 'ebs' root device type and cannot be stopped.", in.ID)
 		}
+		if r := spotOf(s).byID[in.SpotRequestID]; in.SpotRequestID != "" && r != nil && r.Type != "persistent" {
+			// As EC2: only instances of persistent spot requests can be stopped.
+			return nil, clientError("UnsupportedOperation", "You can't stop the Spot Instance '%s' because it is associated with a one-time Spot Instance request. You can only stop Spot Instances associated with persistent Spot Instance requests.", in.ID)
+		}
 		n := *in
 		n.State = stateStopping
 		n.StateReason = reasonUserShutdown

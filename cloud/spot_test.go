@@ -263,6 +263,8 @@ func TestSpotFulfilment(t *testing.T) {
 		in.get("placement/availabilityZone") != "us-east-1b" || in.get("groupSet/item/groupName") != "web" {
 		t.Errorf("spot instance: %+v", in)
 	}
+	// Only persistent requests' instances can be stopped, as on EC2.
+	tc.fails(http.StatusBadRequest, "UnsupportedOperation", "StopInstances", "InstanceId.1", id)
 	d := tc.ok("DescribeInstances", "Filter.1.Name", "instance-lifecycle", "Filter.1.Value.1", "spot")
 	if got := len(d.root.all("reservationSet/item/instancesSet/item")); got != 2 {
 		t.Errorf("%d spot instances, want 2", got)
