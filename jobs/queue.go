@@ -1,0 +1,408 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ec2grid/ec2grid/classad"
+)
+
+// GroupCommitWindow is how long the committer waits after the first batched update
+// before writing: long enough for a burst of updates from the grid manager (one per job
+// after a DescribeInstances of hundreds of instances) to share one fsync, short enough
+// that a crash loses well under a probe interval of work, which the next probe redoes.
+const GroupCommitWindow = 5 * time.Millisecond
+
+// SubscriberBuffer is the number of events a subscriber's channel holds before events
+// are dropped in favour of a Resync: a submit of a large cluster sends one event per
+// job, and a grid manager busy for a moment should not have to re-read the queue.
+const SubscriberBuffer = 4096
+
+// backend is where the queue keeps its state besides memory. Calls that write are
+// serialized by the queue (writeMu), so a group commit never reorders with a delete.
+type backend interface {
+	load() (jobs []*classad.ClassAd, nextCluster int64, keys map[string]int64, err error)
+	submit(key string, cluster int64, jobs []*classad.ClassAd) error
+	flush(put []*classad.ClassAd, del []JobID) error
+	remove(id JobID, ad *classad.ClassAd) error
+	history(ctx context.Context, constraint classad.Expr, limit int) ([]*classad.ClassAd, error)
+	close() error
+}
+
+type subscriber struct {
+	ch     chan Event
+	lagged bool
+}
+
+// queue is the Store both implementations share: every job in memory, indexed by id,
+// with a backend for durability. Its guarantee: what SubmitCluster, Delete and a Durable
+// Update acknowledged is in the backend; batched updates reach it within
+// GroupCommitWindow; memory always shows every acknowledged change.
+type queue struct {
+	be backend
+
+	writeMu sync.Mutex // serializes backend writes
+
+	mu          sync.RWMutex
+	jobs        map[JobID]*classad.ClassAd
+	nextCluster int64
+	keys        map[string]int64
+	dirty       map[JobID]struct{}
+	waiters     []chan error
+	subs        map[*subscriber]struct{}
+	closed      bool
+
+	kick chan struct{}
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newQueue(be backend) (*queue, error) {
+	ads, next, keys, err := be.load()
+	if err != nil {
+		return nil, err
+	}
+	q := &queue{
+		be:          be,
+		jobs:        make(map[JobID]*classad.ClassAd, len(ads)),
+		nextCluster: next,
+		keys:        keys,
+		dirty:       map[JobID]struct{}{},
+		subs:        map[*subscriber]struct{}{},
+		kick:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
+	}
+	if q.keys == nil {
+		q.keys = map[string]int64{}
+	}
+	if q.nextCluster < 1 {
+		q.nextCluster = 1
+	}
+	for _, ad := range ads {
+		q.jobs[ID(ad)] = ad
+	}
+	q.wg.Add(1)
+	go q.committer()
+	return q, nil
+}
+
+func (q *queue) committer() {
+	defer q.wg.Done()
+	for {
+		select {
+		case <-q.done:
+			return
+		case <-q.kick:
+		}
+		t := time.NewTimer(GroupCommitWindow)
+		select {
+		case <-q.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		q.flush()
+	}
+}
+
+// flush writes every dirty job in one backend transaction and wakes durable waiters.
+func (q *queue) flush() {
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	q.mu.Lock()
+	var put []*classad.ClassAd
+	var del []JobID
+	for id := range q.dirty {
+		if ad, ok := q.jobs[id]; ok {
+			put = append(put, ad.Copy())
+		} else {
+			del = append(del, id)
+		}
+	}
+	q.dirty = map[JobID]struct{}{}
+	waiters := q.waiters
+	q.waiters = nil
+	q.mu.Unlock()
+	var err error
+	if len(put)+len(del) > 0 {
+		err = q.be.flush(put, del)
+	}
+	if err != nil {
+		err = fmt.Errorf("group commit of %d jobs: %w", len(put)+len(del), err)
+	}
+	for _, w := range waiters {
+		w <- err
+	}
+}
+
+func (q *queue) NextClusterID(ctx context.Context) (int64, error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return 0, ErrClosed
+	}
+	return q.nextCluster, nil
+}
+
+func (q *queue) SubmitCluster(ctx context.Context, key string, ads []*classad.ClassAd) (int64, error) {
+	if len(ads) == 0 {
+		return 0, ErrEmpty
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	q.mu.RLock()
+	if q.closed {
+		q.mu.RUnlock()
+		return 0, ErrClosed
+	}
+	if c, ok := q.keys[key]; ok && key != "" {
+		q.mu.RUnlock()
+		return c, nil
+	}
+	cluster := q.nextCluster
+	q.mu.RUnlock()
+	jobs := make([]*classad.ClassAd, len(ads))
+	for i, ad := range ads {
+		if ad == nil {
+			return 0, fmt.Errorf("%w: job %d is nil", ErrBadCluster, i)
+		}
+		j := ad.Copy()
+		j.SetInt(AttrClusterID, cluster)
+		j.SetInt(AttrProcID, int64(i))
+		jobs[i] = j
+	}
+	if err := q.be.submit(key, cluster, jobs); err != nil {
+		return 0, fmt.Errorf("submit cluster %d: %w", cluster, err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.nextCluster = cluster + 1
+	if key != "" {
+		q.keys[key] = cluster
+	}
+	for _, j := range jobs {
+		id := ID(j)
+		q.jobs[id] = j
+		q.publish(Event{Kind: JobAdded, ID: id, Status: Status(j)})
+	}
+	return cluster, nil
+}
+
+func (q *queue) Get(ctx context.Context, id JobID) (*classad.ClassAd, error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return nil, ErrClosed
+	}
+	ad, ok := q.jobs[id]
+	if !ok {
+		return nil, fmt.Errorf("job %s: %w", id, ErrNotFound)
+	}
+	return ad.Copy(), nil
+}
+
+func (q *queue) Update(ctx context.Context, id JobID, changes []Change, d Durability) error {
+	for _, c := range changes {
+		if eqFold(c.Name, AttrClusterID) || eqFold(c.Name, AttrProcID) {
+			return fmt.Errorf("update job %s: %s cannot change", id, c.Name)
+		}
+	}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	ad, ok := q.jobs[id]
+	if !ok {
+		q.mu.Unlock()
+		return fmt.Errorf("update job %s: %w", id, ErrNotFound)
+	}
+	// The stored ad is replaced, not changed in place, so copies already handed out
+	// (Query results being evaluated) never see a half-applied update.
+	ad = ad.Copy()
+	Apply(ad, changes)
+	q.jobs[id] = ad
+	q.dirty[id] = struct{}{}
+	var w chan error
+	if d == Durable {
+		w = make(chan error, 1)
+		q.waiters = append(q.waiters, w)
+	}
+	for _, c := range changes {
+		if eqFold(c.Name, AttrJobStatus) {
+			q.publish(Event{Kind: StatusChanged, ID: id, Status: Status(ad)})
+			break
+		}
+	}
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+	if w == nil {
+		return nil
+	}
+	select {
+	case err := <-w:
+		if err != nil {
+			return fmt.Errorf("update job %s: %w", id, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("update job %s: waiting for commit: %w", id, ctx.Err())
+	}
+}
+
+func (q *queue) Delete(ctx context.Context, id JobID) error {
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	q.mu.RLock()
+	if q.closed {
+		q.mu.RUnlock()
+		return ErrClosed
+	}
+	ad, ok := q.jobs[id]
+	q.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("delete job %s: %w", id, ErrNotFound)
+	}
+	if err := q.be.remove(id, ad.Copy()); err != nil {
+		return fmt.Errorf("delete job %s: %w", id, err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.jobs, id)
+	delete(q.dirty, id)
+	q.publish(Event{Kind: JobDeleted, ID: id, Status: Status(ad)})
+	return nil
+}
+
+func (q *queue) Query(ctx context.Context, constraint classad.Expr) ([]*classad.ClassAd, error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return nil, ErrClosed
+	}
+	var out []*classad.ClassAd
+	n := 0
+	for _, ad := range q.jobs {
+		// Checking the context on every job would cost more than the match.
+		if n++; n%queryCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if constraint == nil || ad.Eval(constraint).IsTrue() {
+			out = append(out, ad)
+		}
+	}
+	sortByID(out)
+	for i, ad := range out {
+		out[i] = ad.Copy()
+	}
+	return out, nil
+}
+
+// queryCheckEvery is how many jobs Query matches between looks at its context: a few
+// milliseconds of work, so a cancelled condor_q stops promptly.
+const queryCheckEvery = 4096
+
+func (q *queue) History(ctx context.Context, constraint classad.Expr, limit int) ([]*classad.ClassAd, error) {
+	q.mu.RLock()
+	closed := q.closed
+	q.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	return q.be.history(ctx, constraint, limit)
+}
+
+func (q *queue) Subscribe(ctx context.Context) <-chan Event {
+	s := &subscriber{ch: make(chan Event, SubscriberBuffer)}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		close(s.ch)
+		return s.ch
+	}
+	q.subs[s] = struct{}{}
+	q.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-q.done:
+		}
+		q.mu.Lock()
+		if _, ok := q.subs[s]; ok {
+			delete(q.subs, s)
+			close(s.ch)
+		}
+		q.mu.Unlock()
+	}()
+	return s.ch
+}
+
+// publish sends ev to every subscriber without blocking; q.mu must be held for writing.
+func (q *queue) publish(ev Event) {
+	for s := range q.subs {
+		if s.lagged {
+			select {
+			case s.ch <- Event{Kind: Resync}:
+				s.lagged = false
+			default:
+				continue
+			}
+		}
+		select {
+		case s.ch <- ev:
+		default:
+			s.lagged = true
+		}
+	}
+}
+
+func (q *queue) Close() error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	// Closed first, so no update can wait for a commit that will never come.
+	q.closed = true
+	q.mu.Unlock()
+	close(q.done)
+	q.wg.Wait()
+	q.flush()
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	q.mu.Lock()
+	for s := range q.subs {
+		close(s.ch)
+	}
+	q.subs = nil
+	q.mu.Unlock()
+	return q.be.close()
+}
+
+func sortByID(ads []*classad.ClassAd) {
+	ids := make(map[*classad.ClassAd]JobID, len(ads))
+	for _, ad := range ads {
+		ids[ad] = ID(ad)
+	}
+	sort.Slice(ads, func(i, j int) bool {
+		a, b := ids[ads[i]], ids[ads[j]]
+		if a.Cluster != b.Cluster {
+			return a.Cluster < b.Cluster
+		}
+		return a.Proc < b.Proc
+	})
+}
+
+func eqFold(a, b string) bool { return strings.EqualFold(a, b) }

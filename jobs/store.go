@@ -1,0 +1,84 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ec2grid/ec2grid/classad"
+)
+
+// Durability says when an Update's change must be on disk.
+type Durability int
+
+const (
+	// Batched changes are visible at once and reach disk with the next group commit
+	// (within GroupCommitWindow); a crash in that window loses them. For ordinary
+	// attribute updates that the grid manager can redo after a restart.
+	Batched Durability = iota
+	// Durable changes are fsync'd before Update returns. For the writes that idempotency
+	// rests on (client token, keypair name, instance id): a restart must see them, or it
+	// would launch a second instance.
+	Durable
+)
+
+// EventKind says what happened to a job.
+type EventKind int
+
+const (
+	// JobAdded: a job was submitted.
+	JobAdded EventKind = iota + 1
+	// StatusChanged: an Update set JobStatus.
+	StatusChanged
+	// JobDeleted: the job left the queue for the history.
+	JobDeleted
+	// Resync: events were dropped because the subscriber was slow; it must re-read the
+	// queue with Query. ID and Status are zero.
+	Resync
+)
+
+// Event is one notification to a subscriber.
+type Event struct {
+	Kind   EventKind
+	ID     JobID
+	Status int64 // the job's JobStatus after the event (0 for Resync)
+}
+
+// Errors of the store.
+var (
+	ErrNotFound   = errors.New("job not found")
+	ErrClosed     = errors.New("job store closed")
+	ErrEmpty      = errors.New("empty cluster")
+	ErrBadCluster = errors.New("bad cluster")
+)
+
+// Store is the durable job queue. Implementations: OpenBolt (embedded, on disk) and
+// NewMemory (tests). Every method is safe for concurrent use. Ads returned are copies
+// the caller owns; ads passed in are copied too.
+type Store interface {
+	// NextClusterID returns the cluster id the next SubmitCluster will use (for
+	// condor_submit -dry-run); it reserves nothing.
+	NextClusterID(ctx context.Context) (int64, error)
+	// SubmitCluster adds the jobs as one new cluster, all or nothing, durable before it
+	// returns. It sets ClusterId on each job and ProcId 0..n-1. A non-empty submitKey
+	// makes the call idempotent: a retry with a key already used returns the cluster
+	// first made with it and adds nothing.
+	SubmitCluster(ctx context.Context, submitKey string, jobs []*classad.ClassAd) (int64, error)
+	// Get returns a copy of the job, or ErrNotFound.
+	Get(ctx context.Context, id JobID) (*classad.ClassAd, error)
+	// Update applies changes to the job; see Durability for when they are on disk.
+	Update(ctx context.Context, id JobID, changes []Change, d Durability) error
+	// Delete moves the job from the queue to the history, durably.
+	Delete(ctx context.Context, id JobID) error
+	// Query returns copies of the queued jobs for which constraint is true (all jobs
+	// when constraint is nil), ordered by id.
+	Query(ctx context.Context, constraint classad.Expr) ([]*classad.ClassAd, error)
+	// History returns jobs that left the queue, newest first, for which constraint is
+	// true (all when nil), at most limit of them (no limit when limit <= 0).
+	History(ctx context.Context, constraint classad.Expr, limit int) ([]*classad.ClassAd, error)
+	// Subscribe returns a channel of events, closed when ctx ends or the store closes.
+	// Writers never wait for subscribers: the channel has SubscriberBuffer slots and,
+	// when it is full, events are dropped and the next one delivered is a Resync.
+	Subscribe(ctx context.Context) <-chan Event
+	// Close flushes pending batched updates and releases the store.
+	Close() error
+}
