@@ -244,10 +244,11 @@ func Run(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 	var b strings.Builder
 	b.WriteString(" ID      OWNER            SUBMITTED     RUN_TIME HOST(S)\n")
 	for _, ad := range ads {
-		fmt.Fprintf(&b, "%s %-*s %*s %*s %s\n", idCol(ad),
+		line := fmt.Sprintf("%s %-*s %*s %*s %s", idCol(ad),
 			ownerWidth, strAttr(ad, "Owner"),
 			submittedWidth, shortDate(intAttr(ad, "QDate"), opts.loc()),
 			runTimeWidth, formatDuration(RunTime(ad, opts.now())), remoteHost(ad))
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	return writeAll(w, opts, b.String())
 }

@@ -1,0 +1,159 @@
+package qfmt
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ec2grid/ec2grid/classad"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// testNow is the fixed schedd clock of every golden file.
+var testNow = time.Date(2026, 11, 23, 12, 52, 19, 0, time.UTC)
+
+// testAds is a queue of EC2 jobs in every interesting state.
+func testAds(t testing.TB) []*classad.ClassAd {
+	t.Helper()
+	srcs := []string{
+		// running EC2 job with an instance
+		`[ ClusterId = 1; ProcId = 0; Owner = "alice"; JobStatus = 2; QDate = 1795438211; JobPrio = 0;
+		   Cmd = "EC2_Instance-ami-1e749f67"; JobUniverse = 9; ShadowBday = 1795438279; RemoteWallClockTime = 0.0;
+		   GridResource = "ec2 http://ec2.us-east-1.localhost:5055/"; GridJobStatus = "running";
+		   GridJobId = "ec2 http://ec2.us-east-1.localhost:5055/ 4a5d3840-40dc-4203-afc0-f4e980ddd696 i-621d4cf62692ac985";
+		   EC2InstanceName = "i-621d4cf62692ac985"; EC2RemoteVirtualMachineName = "ec2-54-214-201-67.compute-1.amazonaws.com";
+		   EC2KeyPairFile = "/home/alice/EC2_Instance-ami-1e749f67.1.pem"; PeriodicHold = (time() - ShadowBday) >= 60 ]`,
+		// idle procs of one cluster
+		`[ ClusterId = 2; ProcId = 0; Owner = "alice"; JobStatus = 1; QDate = 1795438600; Cmd = "/usr/bin/sleep"; Args = "60"; ImageSize = 2048 ]`,
+		`[ ClusterId = 2; ProcId = 1; Owner = "alice"; JobStatus = 1; QDate = 1795438600; Cmd = "/usr/bin/sleep"; Args = "60"; ImageSize = 2048 ]`,
+		`[ ClusterId = 2; ProcId = 2; Owner = "alice"; JobStatus = 2; QDate = 1795438600; Cmd = "/usr/bin/sleep"; Args = "60";
+		   ShadowBday = 1795438700; RemoteWallClockTime = 3600.0; MemoryUsage = 12; RemoteHost = "slot1@host" ]`,
+		// held
+		`[ ClusterId = 3; ProcId = 0; Owner = "bob"; JobStatus = 5; QDate = 1795431600; EnteredCurrentStatus = 1795437600;
+		   Cmd = "EC2_Instance"; HoldReasonCode = 3; HoldReasonSubCode = 0; JobPrio = 5;
+		   HoldReason = "The job attribute PeriodicHold expression '( time() - ShadowBday ) >= 60' evaluated to TRUE";
+		   GridResource = "ec2 https://ec2.amazonaws.com/"; JobBatchName = "nightly" ]`,
+		`[ ClusterId = 4; ProcId = 0; Owner = "bob"; JobStatus = 4; QDate = 1795431700; Cmd = "x"; JobBatchName = "nightly";
+		   RemoteWallClockTime = 90061.0; JobDescription = "render" ]`,
+		`[ ClusterId = 5; ProcId = 0; Owner = "bob"; JobStatus = 3; QDate = 1795431800; Cmd = "y" ]`,
+		`[ ClusterId = 6; ProcId = 0; Owner = "carol"; JobStatus = 7; QDate = 1795431900; Cmd = "z"; ShadowBday = 1795432000 ]`,
+	}
+	ads := make([]*classad.ClassAd, len(srcs))
+	for i, s := range srcs {
+		ad, err := classad.ParseAd(s)
+		if err != nil {
+			t.Fatalf("fixture %d: %v", i, err)
+		}
+		ads[i] = ad
+	}
+	return ads
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s\n--- got:\n%s\n--- want:\n%s", name, p, got, want)
+	}
+}
+
+func TestGoldenViews(t *testing.T) {
+	ads := testAds(t)
+	all := Count(ads)
+	alice := Count(ads[:4])
+	opts := Options{Now: testNow, Loc: time.UTC, Schedd: "alice@vm : <unix:/home/alice/.ec2grid/daemon.sock>",
+		User: "alice", UserTotals: &alice, AllTotals: &all}
+	views := []struct {
+		name string
+		run  func(*bytes.Buffer) error
+	}{
+		{"batch", func(b *bytes.Buffer) error { return Batch(b, ads, opts) }},
+		{"batch_noheld", func(b *bytes.Buffer) error { return Batch(b, ads[:4], opts) }},
+		{"batch_empty", func(b *bytes.Buffer) error { return Batch(b, nil, opts) }},
+		{"nobatch", func(b *bytes.Buffer) error { return NoBatch(b, ads, opts) }},
+		{"nobatch_nobanner", func(b *bytes.Buffer) error { return NoBatch(b, ads[:1], Options{Now: testNow}) }},
+		{"run", func(b *bytes.Buffer) error { return Run(b, []*classad.ClassAd{ads[0], ads[3], ads[7]}, opts) }},
+		{"hold", func(b *bytes.Buffer) error { return Hold(b, ads[4:5], opts) }},
+		{"grid", func(b *bytes.Buffer) error { return Grid(b, []*classad.ClassAd{ads[0], ads[4]}, opts) }},
+		{"totals", func(b *bytes.Buffer) error { return Totals(b, ads, opts) }},
+		{"long", func(b *bytes.Buffer) error { return Long(b, ads[:2]) }},
+		{"json", func(b *bytes.Buffer) error { return JSON(b, ads[:2]) }},
+		{"article_format", func(b *bytes.Buffer) error {
+			return Format(b, ads[:1], []FormatItem{
+				{`Instance name: %s\n`, "EC2InstanceName"},
+				{`Instance hostname: %s\n`, "EC2RemoteVirtualMachineName"},
+				{`Keypair: %s\n`, "EC2KeyPairFile"},
+			}, testNow)
+		}},
+		{"af_h", func(b *bytes.Buffer) error {
+			return AutoFormat{JobID: true, Headings: true, Attrs: []string{"Owner", "JobStatus", "Cmd"}}.Print(b, ads, testNow)
+		}},
+	}
+	for _, v := range views {
+		t.Run(v.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := v.run(&b); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, v.name, b.Bytes())
+		})
+	}
+}
+
+// The article's -format command prints exactly what htcondor-measured.md shows.
+func TestArticleFormat(t *testing.T) {
+	var b bytes.Buffer
+	if err := Format(&b, testAds(t)[:1], []FormatItem{
+		{`Instance name: %s\n`, "EC2InstanceName"},
+		{`Instance hostname: %s\n`, "EC2RemoteVirtualMachineName"},
+		{`Keypair: %s\n`, "EC2KeyPairFile"},
+	}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	want := "Instance name: i-621d4cf62692ac985\n" +
+		"Instance hostname: ec2-54-214-201-67.compute-1.amazonaws.com\n" +
+		"Keypair: /home/alice/EC2_Instance-ami-1e749f67.1.pem\n"
+	if b.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", b.String(), want)
+	}
+}
+
+func TestStatusLetterAndRunTime(t *testing.T) {
+	for code, want := range map[int64]string{0: "?", 1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: ">", 7: "S", 8: "F", 9: "B", 10: "P", 11: "?"} {
+		if got := StatusLetter(code); got != want {
+			t.Errorf("StatusLetter(%d) = %q, want %q", code, got, want)
+		}
+	}
+	ads := testAds(t)
+	tests := []struct {
+		ad   *classad.ClassAd
+		want int64
+	}{
+		{ads[0], testNow.Unix() - 1795438279},
+		{ads[1], 0},
+		{ads[3], 3600 + testNow.Unix() - 1795438700},
+		{ads[5], 90061},
+	}
+	for i, tt := range tests {
+		if got := RunTime(tt.ad, testNow); got != tt.want {
+			t.Errorf("%d: RunTime = %d, want %d", i, got, tt.want)
+		}
+	}
+	if got := formatDuration(90061); got != "  1+01:01:01" {
+		t.Errorf("formatDuration = %q", got)
+	}
+}
