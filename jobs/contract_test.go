@@ -1,0 +1,463 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ec2grid/ec2grid/classad"
+)
+
+// waitLimit bounds every wait for an event; generous, it only stops a hung test.
+const waitLimit = 10 * time.Second
+
+func TestMemoryStore(t *testing.T) {
+	storeContract(t, func(t *testing.T) Store { return NewMemory() })
+}
+
+func TestBoltStore(t *testing.T) {
+	storeContract(t, func(t *testing.T) Store {
+		s, err := OpenBolt(filepath.Join(t.TempDir(), "spool", "jobs.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func newJobs(n int, owner string) []*classad.ClassAd {
+	ads := make([]*classad.ClassAd, n)
+	for i := range ads {
+		ad := classad.New()
+		ad.SetString(AttrOwner, owner)
+		ad.SetInt(AttrJobStatus, StatusIdle)
+		ad.SetString("Cmd", "/bin/true")
+		ad.SetInt("Index", int64(i))
+		ads[i] = ad
+	}
+	return ads
+}
+
+func mustSubmit(t *testing.T, s Store, key string, ads []*classad.ClassAd) int64 {
+	t.Helper()
+	c, err := s.SubmitCluster(context.Background(), key, ads)
+	if err != nil {
+		t.Fatalf("SubmitCluster: %v", err)
+	}
+	return c
+}
+
+func nextEvent(t *testing.T, ch <-chan Event) Event {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("event channel closed")
+		}
+		return ev
+	case <-time.After(waitLimit):
+		t.Fatal("no event")
+	}
+	return Event{}
+}
+
+// storeContract is what every Store implementation must do.
+func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	open := func(t *testing.T) Store {
+		s := newStore(t)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+
+	t.Run("SubmitGet", func(t *testing.T) {
+		s := open(t)
+		n, err := s.NextClusterID(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("NextClusterID = %d, %v", n, err)
+		}
+		in := newJobs(3, "alice")
+		c := mustSubmit(t, s, "", in)
+		if c != 1 {
+			t.Errorf("cluster = %d, want 1", c)
+		}
+		if _, ok := in[0].Lookup(AttrClusterID); ok {
+			t.Error("SubmitCluster changed the caller's ad")
+		}
+		for p := int64(0); p < 3; p++ {
+			ad, err := s.Get(ctx, JobID{c, p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ID(ad) != (JobID{c, p}) || Owner(ad) != "alice" {
+				t.Errorf("job %d.%d = %s", c, p, ad)
+			}
+		}
+		if _, err := s.Get(ctx, JobID{c, 3}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get missing: %v", err)
+		}
+		if c2 := mustSubmit(t, s, "", newJobs(1, "bob")); c2 != 2 {
+			t.Errorf("second cluster = %d", c2)
+		}
+		if n, _ := s.NextClusterID(ctx); n != 3 {
+			t.Errorf("NextClusterID = %d, want 3", n)
+		}
+	})
+
+	t.Run("EmptyAndNil", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.SubmitCluster(ctx, "", nil); !errors.Is(err, ErrEmpty) {
+			t.Errorf("empty: %v", err)
+		}
+		ads := newJobs(3, "a")
+		ads[2] = nil
+		if _, err := s.SubmitCluster(ctx, "", ads); !errors.Is(err, ErrBadCluster) {
+			t.Errorf("nil job: %v", err)
+		}
+		// All or nothing: nothing of the refused cluster is queued.
+		if got, _ := s.Query(ctx, nil); len(got) != 0 {
+			t.Errorf("%d jobs queued after refused submits", len(got))
+		}
+	})
+
+	t.Run("SubmitKeyIdempotent", func(t *testing.T) {
+		s := open(t)
+		c1 := mustSubmit(t, s, "client-token-1", newJobs(2, "a"))
+		c2 := mustSubmit(t, s, "client-token-1", newJobs(2, "a"))
+		if c1 != c2 {
+			t.Errorf("retry made cluster %d, first was %d", c2, c1)
+		}
+		if got, _ := s.Query(ctx, nil); len(got) != 2 {
+			t.Errorf("%d jobs after a retried submit, want 2", len(got))
+		}
+		if c3 := mustSubmit(t, s, "client-token-2", newJobs(1, "a")); c3 == c1 {
+			t.Error("a new key reused a cluster")
+		}
+	})
+
+	t.Run("UpdateQuery", func(t *testing.T) {
+		s := open(t)
+		c := mustSubmit(t, s, "", newJobs(10, "alice"))
+		mustSubmit(t, s, "", newJobs(5, "bob"))
+		id := JobID{c, 4}
+		ad, _ := s.Get(ctx, id)
+		cs, err := Hold(ad, "via condor_hold", HoldUserRequest, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(ctx, id, cs, Batched); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(ctx, JobID{c, 5}, []Change{SetString(AttrGridJobID, "ec2 x i-5"), Unset("Cmd")}, Durable); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Get(ctx, id)
+		if Status(got) != StatusHeld || HoldReasonCode(got) != 1 {
+			t.Errorf("after hold: %s", got)
+		}
+		got, _ = s.Get(ctx, JobID{c, 5})
+		if GridJobID(got) != "ec2 x i-5" {
+			t.Errorf("GridJobId = %q", GridJobID(got))
+		}
+		if _, ok := got.Lookup("Cmd"); ok {
+			t.Error("Cmd not deleted")
+		}
+		for _, tc := range []struct {
+			constraint string
+			want       int
+		}{
+			{`Owner == "alice"`, 10},
+			{`Owner == "bob"`, 5},
+			{`JobStatus == 5`, 1},
+			{`Owner == "alice" && Index >= 8`, 2},
+			{`GridJobId =!= undefined`, 1},
+			{`true`, 15},
+			{`nosuch`, 0},
+		} {
+			res, err := s.Query(ctx, classad.MustParseExpr(tc.constraint))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res) != tc.want {
+				t.Errorf("Query(%s) = %d jobs, want %d", tc.constraint, len(res), tc.want)
+			}
+			for i := 1; i < len(res); i++ {
+				a, b := ID(res[i-1]), ID(res[i])
+				if a.Cluster > b.Cluster || a.Cluster == b.Cluster && a.Proc >= b.Proc {
+					t.Errorf("Query not ordered: %v before %v", a, b)
+				}
+			}
+		}
+		all, _ := s.Query(ctx, nil)
+		if len(all) != 15 {
+			t.Errorf("Query(nil) = %d", len(all))
+		}
+		// Results are copies.
+		all[0].SetString(AttrOwner, "mallory")
+		if again, _ := s.Get(ctx, ID(all[0])); Owner(again) == "mallory" {
+			t.Error("Query result aliases the stored job")
+		}
+		if err := s.Update(ctx, JobID{99, 0}, nil, Batched); !errors.Is(err, ErrNotFound) {
+			t.Errorf("update missing: %v", err)
+		}
+		if err := s.Update(ctx, id, []Change{SetInt(AttrClusterID, 7)}, Batched); err == nil {
+			t.Error("changing ClusterId accepted")
+		}
+	})
+
+	t.Run("DeleteHistory", func(t *testing.T) {
+		s := open(t)
+		c := mustSubmit(t, s, "", newJobs(5, "alice"))
+		for p := int64(0); p < 5; p++ {
+			if err := s.Update(ctx, JobID{c, p}, []Change{SetInt("Done", p)}, Batched); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, JobID{c, p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Delete(ctx, JobID{c, 0}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("second delete: %v", err)
+		}
+		if _, err := s.Get(ctx, JobID{c, 0}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get deleted: %v", err)
+		}
+		h, err := s.History(ctx, nil, 0)
+		if err != nil || len(h) != 5 {
+			t.Fatalf("History = %d, %v", len(h), err)
+		}
+		for i, ad := range h {
+			if ProcID(ad) != int64(4-i) {
+				t.Errorf("history[%d] is proc %d; want newest first", i, ProcID(ad))
+			}
+			if d, _ := ad.EvalAttr("Done").IntValue(); d != ProcID(ad) {
+				t.Errorf("history lost an update: %s", ad)
+			}
+		}
+		h, _ = s.History(ctx, classad.MustParseExpr(`ProcId < 3`), 2)
+		if len(h) != 2 || ProcID(h[0]) != 2 || ProcID(h[1]) != 1 {
+			t.Errorf("History(ProcId < 3, 2) = %v", h)
+		}
+	})
+
+	t.Run("Subscribe", func(t *testing.T) {
+		s := open(t)
+		sctx, cancel := context.WithCancel(ctx)
+		ch := s.Subscribe(sctx)
+		c := mustSubmit(t, s, "", newJobs(2, "a"))
+		for p := int64(0); p < 2; p++ {
+			if ev := nextEvent(t, ch); ev != (Event{Kind: JobAdded, ID: JobID{c, p}, Status: StatusIdle}) {
+				t.Errorf("event %+v", ev)
+			}
+		}
+		s.Update(ctx, JobID{c, 0}, []Change{SetString("Other", "x")}, Batched)
+		s.Update(ctx, JobID{c, 0}, []Change{SetInt(AttrJobStatus, StatusRunning)}, Batched)
+		if ev := nextEvent(t, ch); ev != (Event{Kind: StatusChanged, ID: JobID{c, 0}, Status: StatusRunning}) {
+			t.Errorf("event %+v", ev)
+		}
+		s.Delete(ctx, JobID{c, 1})
+		if ev := nextEvent(t, ch); ev != (Event{Kind: JobDeleted, ID: JobID{c, 1}, Status: StatusIdle}) {
+			t.Errorf("event %+v", ev)
+		}
+		cancel()
+		for range ch {
+		}
+	})
+
+	t.Run("SlowSubscriberResync", func(t *testing.T) {
+		s := open(t)
+		ch := s.Subscribe(ctx)
+		// Nobody reads while more events than the buffer holds are sent: the writer
+		// must not block.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			mustSubmit(t, s, "", newJobs(SubscriberBuffer+10, "a"))
+			mustSubmit(t, s, "", newJobs(1, "a"))
+		}()
+		select {
+		case <-done:
+		case <-time.After(waitLimit):
+			t.Fatal("submit blocked on a slow subscriber")
+		}
+		n := 0
+		for n < SubscriberBuffer {
+			if ev := nextEvent(t, ch); ev.Kind != JobAdded {
+				t.Fatalf("event %d = %+v", n, ev)
+			}
+			n++
+		}
+		mustSubmit(t, s, "", newJobs(1, "a"))
+		if ev := nextEvent(t, ch); ev.Kind != Resync {
+			t.Errorf("after overflow got %+v, want Resync", ev)
+		}
+		if ev := nextEvent(t, ch); ev.Kind != JobAdded || ev.ID.Cluster != 3 {
+			t.Errorf("after Resync got %+v", ev)
+		}
+	})
+
+	t.Run("ConcurrentUpdates", func(t *testing.T) {
+		s := open(t)
+		const jobs, writers, rounds = 20, 8, 25
+		c := mustSubmit(t, s, "", newJobs(jobs, "a"))
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*rounds*2)
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := 0; r < rounds; r++ {
+					id := JobID{c, int64((w + r) % jobs)}
+					d := Batched
+					if r%5 == 0 {
+						d = Durable
+					}
+					if err := s.Update(ctx, id, []Change{SetInt(fmt.Sprintf("W%d", w), int64(r))}, d); err != nil {
+						errs <- err
+					}
+					if _, err := s.Query(ctx, classad.MustParseExpr(`JobStatus == 1`)); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		// Every writer's last write to each job it touched is there.
+		for w := 0; w < writers; w++ {
+			last := map[int64]int64{}
+			for r := 0; r < rounds; r++ {
+				last[int64((w+r)%jobs)] = int64(r)
+			}
+			for p, r := range last {
+				ad, _ := s.Get(ctx, JobID{c, p})
+				if v, _ := ad.EvalAttr(fmt.Sprintf("W%d", w)).IntValue(); v != r {
+					t.Errorf("job %d: W%d = %d, want %d", p, w, v, r)
+				}
+			}
+		}
+	})
+
+	t.Run("Closed", func(t *testing.T) {
+		s := newStore(t)
+		ch := s.Subscribe(ctx)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if _, ok := <-ch; ok {
+			t.Error("subscription open after Close")
+		}
+		if _, err := s.SubmitCluster(ctx, "", newJobs(1, "a")); !errors.Is(err, ErrClosed) {
+			t.Errorf("submit after close: %v", err)
+		}
+		if err := s.Update(ctx, JobID{1, 0}, nil, Durable); !errors.Is(err, ErrClosed) {
+			t.Errorf("update after close: %v", err)
+		}
+	})
+}
+
+func TestBoltReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "jobs.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := mustSubmit(t, s, "key-1", newJobs(3, "alice"))
+	c2 := mustSubmit(t, s, "", newJobs(2, "bob"))
+	ad, _ := s.Get(ctx, JobID{c1, 1})
+	cs, _ := Hold(ad, "h", HoldUserRequest, 0, 5)
+	cs = append(cs, SetString("EC2KeyPairFile", "/k"))
+	if err := s.Update(ctx, JobID{c1, 1}, cs, Durable); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, JobID{c1, 2}, []Change{SetString("Batched", "yes")}, Batched); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, JobID{c2, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	all, _ := s.Query(ctx, nil)
+	if len(all) != 4 {
+		t.Fatalf("%d jobs after reopen, want 4", len(all))
+	}
+	got, _ := s.Get(ctx, JobID{c1, 1})
+	if Status(got) != StatusHeld || got.EvalAttr("EC2KeyPairFile").String() != `"/k"` {
+		t.Errorf("durable update lost: %s", got)
+	}
+	if nested, ok := got.EvalAttr(AttrNumHoldsByReason).ClassAdValue(); !ok || nested.EvalAttr("UserRequest").String() != "1" {
+		t.Errorf("NumHoldsByReason lost: %s", got)
+	}
+	if got, _ := s.Get(ctx, JobID{c1, 2}); got.EvalAttr("Batched").String() != `"yes"` {
+		t.Errorf("batched update lost over a clean close: %s", got)
+	}
+	if h, _ := s.History(ctx, nil, 0); len(h) != 1 || ID(h[0]) != (JobID{c2, 0}) {
+		t.Errorf("history after reopen: %v", h)
+	}
+	if n, _ := s.NextClusterID(ctx); n != c2+1 {
+		t.Errorf("NextClusterID = %d, want %d", n, c2+1)
+	}
+	if c := mustSubmit(t, s, "key-1", newJobs(3, "alice")); c != c1 {
+		t.Errorf("submit key forgotten over reopen: %d", c)
+	}
+}
+
+// A durable update is on disk when Update returns, even if the process dies then: the
+// copy of the file taken before Close must hold it.
+func TestBoltDurableWithoutClose(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jobs.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := mustSubmit(t, s, "", newJobs(2, "a"))
+	if err := s.Update(ctx, JobID{c, 1}, []Change{SetString("EC2InstanceName", "i-123")}, Durable); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(dir, "snap.db")
+	copyFile(t, path, snap)
+	s2, err := OpenBolt(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, err := s2.Get(ctx, JobID{c, 1})
+	if err != nil || got.EvalAttr("EC2InstanceName").String() != `"i-123"` {
+		t.Errorf("durable update not on disk: %v %v", got, err)
+	}
+}
+
+func TestBoltLayoutVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jobs.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	setLayout(t, path, "99")
+	if _, err := OpenBolt(path); err == nil {
+		t.Error("opened a file of another layout")
+	}
+}
