@@ -1,0 +1,34 @@
+package jobs
+
+import (
+	"testing"
+
+	"github.com/ec2grid/ec2grid/classad"
+)
+
+// FuzzDecodeRecord: a stored record never panics the loader, and what decodes
+// re-encodes to a record that decodes to the same ad.
+func FuzzDecodeRecord(f *testing.F) {
+	ad := classad.New()
+	ad.SetInt(AttrClusterID, 3)
+	ad.SetString(AttrOwner, "alice \"q\"\n")
+	ad.SetExpr("NumHoldsByReason", "[ UserRequest = 2; JobPolicy = 1 ]")
+	ad.SetExpr("PeriodicHold", "time() - EnteredCurrentStatus > 60")
+	f.Add(encodeRecord(ad))
+	f.Add([]byte(recordMagic))
+	f.Add([]byte("ec2grid-job 2\nA = 1\n"))
+	f.Add([]byte(recordMagic + "A = \n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ad, err := decodeRecord(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeRecord(encodeRecord(ad))
+		if err != nil {
+			t.Fatalf("re-decoding %q: %v", encodeRecord(ad), err)
+		}
+		if again.MarshalLong() != ad.MarshalLong() {
+			t.Fatalf("round trip changed the ad:\n%s\n%s", ad.MarshalLong(), again.MarshalLong())
+		}
+	})
+}
