@@ -56,6 +56,8 @@ type Options struct {
 	// "Total for all users" lines; nil omits the line.
 	UserTotals *Counts
 	AllTotals  *Counts
+	// Wide is -wide: columns HTCondor cuts to fit 80 columns are printed whole.
+	Wide bool
 }
 
 func (o *Options) now() time.Time {
@@ -188,8 +190,11 @@ func size(ad *classad.ClassAd) string {
 	if f, ok := ad.EvalAttr("MemoryUsage").NumberAsReal(); ok {
 		return fmt.Sprintf("%4.1f", f)
 	}
-	f, _ := ad.EvalAttr("ImageSize").NumberAsReal()
-	return fmt.Sprintf("%4.1f", f/1024)
+	if f, ok := ad.EvalAttr("ImageSize").NumberAsReal(); ok {
+		return fmt.Sprintf("%4.1f", f/1024)
+	}
+	return "    " // neither attribute: render_memory_usage prints nothing
+
 }
 
 // WriteBanner writes the `-- Schedd:` banner that precedes the tables (blank lines
@@ -253,17 +258,16 @@ func Run(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 	return writeAll(w, opts, b.String())
 }
 
-// remoteHost is HOST(S): RemoteHost, or for a grid job the EC2 instance's host name,
-// else the grid resource's host (render_remote_host in queue.cpp).
+// remoteHost is HOST(S) (render_remote_host in HTCondor): for a grid-universe job the
+// EC2 instance's host name, else the whole GridResource; for others RemoteHost.
 func remoteHost(ad *classad.ClassAd) string {
-	if h := strAttr(ad, "RemoteHost"); h != "" {
-		return h
+	if intAttr(ad, "JobUniverse") == gridUniverse {
+		if h := strAttr(ad, "EC2RemoteVirtualMachineName"); h != "" {
+			return h
+		}
+		return strAttr(ad, "GridResource")
 	}
-	if h := strAttr(ad, "EC2RemoteVirtualMachineName"); h != "" {
-		return h
-	}
-	_, manager := gridResource(ad)
-	return manager
+	return strAttr(ad, "RemoteHost")
 }
 
 // Hold prints the -hold table with its totals lines.
@@ -281,60 +285,99 @@ func Hold(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 	return writeAll(w, opts, b.String())
 }
 
-// gridResource splits GridResource ("ec2 https://ec2.amazonaws.com/") into its type and
-// the manager's host.
-func gridResource(ad *classad.ClassAd) (typ, manager string) {
-	f := strings.Fields(strAttr(ad, "GridResource"))
-	if len(f) == 0 {
-		return "", ""
+// gridUniverse is JobUniverse for grid jobs (§4.3).
+const gridUniverse = 9
+
+// gridResourceWidth is the "GRID->MANAGER    HOST" column's width: HTCondor's
+// local_render_grid_resource cuts the text there (1+6+1+8+1+18+1) unless -wide.
+const gridResourceWidth = 36
+
+// gridResourceCol renders "GRID->MANAGER    HOST" as render_grid_resource does: for
+// ec2 "ec2 HOST" with HOST the instance's name (else the endpoint's host), for other
+// types "TYPE->MANAGER HOST".
+func gridResourceCol(ad *classad.ClassAd) (string, bool) {
+	str, ok := ad.EvalAttr("GridResource").StringValue()
+	if !ok {
+		return "", false
 	}
-	typ = f[0]
-	if len(f) > 1 {
-		manager = f[1]
-		if i := strings.Index(manager, "://"); i >= 0 {
-			manager = manager[i+3:]
-		}
-		manager = strings.TrimSuffix(manager, "/")
-		if i := strings.IndexByte(manager, '/'); i >= 0 {
-			manager = manager[:i]
-		}
+	typ, rest := "globus", str
+	if i := strings.IndexByte(str, ' '); i >= 0 {
+		typ, rest = str[:i], str[i+1:]
 	}
-	return typ, manager
+	mgr := "[?]"
+	url := rest
+	if i := strings.IndexByte(rest, ' '); i >= 0 {
+		mgr, url = rest[i+1:], rest[:i]
+	} else if i := strings.Index(rest, "jobmanager-"); i >= 0 {
+		mgr, url = rest[i+len("jobmanager-"):], rest[:i]
+	}
+	if i := strings.Index(url, "://"); i >= 0 {
+		url = url[i+3:]
+	}
+	host := url
+	if i := strings.IndexAny(url, ":/"); i >= 0 {
+		host = url[:i]
+	}
+	if typ == "ec2" {
+		if h := strAttr(ad, "EC2RemoteVirtualMachineName"); h != "" {
+			host = h
+		}
+		return typ + " " + host, true
+	}
+	return typ + "->" + strings.ReplaceAll(mgr, " ", "/") + " " + host, true
 }
 
-// Grid prints the -grid table: grid status, resource type->manager, the instance's host
-// and the last word of GridJobId (the instance id for EC2).
+// gridJobID is GRID_JOB_ID (render_grid_job_id): the last word of GridJobId, from the
+// path after any "scheme://host" (for EC2, the instance id).
+func gridJobID(ad *classad.ClassAd) string {
+	str := strAttr(ad, "GridJobId")
+	s := str[strings.LastIndexByte(str, ' ')+1:]
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+		if j := strings.IndexByte(s, '/'); j >= 0 {
+			return s[j:]
+		}
+		return ""
+	}
+	return s
+}
+
+// gridStatus is STATUS: GridJobStatus as given, or an integer GridJobStatus as a
+// JobStatus name (render_grid_status).
+func gridStatus(ad *classad.ClassAd) string {
+	v := ad.EvalAttr("GridJobStatus")
+	if s, ok := v.StringValue(); ok {
+		return s
+	}
+	n, ok := v.IntValue()
+	if !ok {
+		return ""
+	}
+	names := map[int64]string{statusIdle: "IDLE", statusRunning: "RUNNING", statusCompleted: "COMPLETED",
+		statusHeld: "HELD", statusSuspended: "SUSPENDED", statusRemoved: "REMOVED", statusXferOut: "XFER_OUT",
+		8: "FAILED", 9: "BLOCKED"}
+	if s, ok := names[n]; ok {
+		return s
+	}
+	return fmt.Sprint(n)
+}
+
+// Grid prints the -grid table: grid status, "TYPE->MANAGER HOST" (for EC2 "ec2" and
+// the instance's host name), and the grid job id (the instance id for EC2), then the
+// totals lines.
 func Grid(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 	var b strings.Builder
-	b.WriteString(" ID      OWNER          STATUS     GRID->MANAGER                  HOST                GRID_JOB_ID\n")
+	fmt.Fprintf(&b, " ID      %-*s %-10s %-*s %s\n", ownerWidth, "OWNER", "STATUS", gridResourceWidth, "GRID->MANAGER    HOST", "GRID_JOB_ID")
 	for _, ad := range ads {
-		status := strAttr(ad, "GridJobStatus")
-		if status == "" {
-			status = statusName(intAttr(ad, "JobStatus"))
+		res, _ := gridResourceCol(ad)
+		if !opts.Wide && len(res) > gridResourceWidth {
+			res = res[:gridResourceWidth]
 		}
-		typ, manager := gridResource(ad)
-		gm := ""
-		if typ != "" {
-			gm = typ + "->" + manager
-		}
-		host := strAttr(ad, "EC2RemoteVirtualMachineName")
-		id := ""
-		if f := strings.Fields(strAttr(ad, "GridJobId")); len(f) > 0 {
-			id = f[len(f)-1]
-		}
-		line := fmt.Sprintf("%s %-*s %-10s %-30s %-19s %s", idCol(ad), ownerWidth, strAttr(ad, "Owner"), status, gm, host, id)
+		line := fmt.Sprintf("%s %-*s %-10s %-*s %s", idCol(ad), ownerWidth, strAttr(ad, "Owner"), gridStatus(ad), gridResourceWidth, res, gridJobID(ad))
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	writeFooter(&b, ads, opts)
 	return writeAll(w, opts, b.String())
-}
-
-func statusName(status int64) string {
-	names := []string{"?", "IDLE", "RUNNING", "REMOVED", "COMPLETED", "HELD", "TRANSFERRING", "SUSPENDED", "FAILED", "BLOCKED", "PREPARING"}
-	if status < 1 || status >= int64(len(names)) {
-		return "?"
-	}
-	return names[status]
 }
 
 // Totals prints only the totals lines (-totals).

@@ -89,6 +89,11 @@ func TestGoldenViews(t *testing.T) {
 		{"run", func(b *bytes.Buffer) error { return Run(b, []*classad.ClassAd{ads[0], ads[3], ads[7]}, opts) }},
 		{"hold", func(b *bytes.Buffer) error { return Hold(b, ads[4:5], opts) }},
 		{"grid", func(b *bytes.Buffer) error { return Grid(b, []*classad.ClassAd{ads[0], ads[4]}, opts) }},
+		{"grid_wide", func(b *bytes.Buffer) error {
+			w := opts
+			w.Wide = true
+			return Grid(b, []*classad.ClassAd{ads[0], ads[4]}, w)
+		}},
 		{"totals", func(b *bytes.Buffer) error { return Totals(b, ads, opts) }},
 		{"long", func(b *bytes.Buffer) error { return Long(b, ads[:2]) }},
 		{"json", func(b *bytes.Buffer) error { return JSON(b, ads[:2]) }},
@@ -155,5 +160,30 @@ func TestStatusLetterAndRunTime(t *testing.T) {
 	}
 	if got := formatDuration(90061); got != "  1+01:01:01" {
 		t.Errorf("formatDuration = %q", got)
+	}
+}
+
+func TestGridColumns(t *testing.T) {
+	tests := []struct {
+		ad              string
+		resource, jobID string
+	}{
+		{`[ GridResource = "ec2 https://ec2.amazonaws.com/"; GridJobId = "ec2 https://ec2.amazonaws.com/ tok i-0abc" ]`, "ec2 ec2.amazonaws.com", "i-0abc"},
+		{`[ GridResource = "ec2 http://127.0.0.1:5055/"; EC2RemoteVirtualMachineName = "h.example" ]`, "ec2 h.example", ""},
+		{`[ GridResource = "condor schedd.example collector.example" ]`, "condor->collector.example schedd.example", ""},
+		{`[ GridResource = "batch slurm" ]`, "batch->[?] slurm", ""},
+		{`[ GridResource = "arc https://ce.example:443/arex"; GridJobId = "arc https://ce.example:443/arex/jobs/42" ]`, "arc->[?] ce.example", "/arex/jobs/42"},
+	}
+	for _, tt := range tests {
+		ad, err := classad.ParseAd(tt.ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := gridResourceCol(ad); got != tt.resource {
+			t.Errorf("%s: resource = %q, want %q", tt.ad, got, tt.resource)
+		}
+		if got := gridJobID(ad); got != tt.jobID {
+			t.Errorf("%s: job id = %q, want %q", tt.ad, got, tt.jobID)
+		}
 	}
 }
