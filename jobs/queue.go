@@ -133,6 +133,16 @@ func (q *queue) flush() {
 	}
 	if err != nil {
 		err = fmt.Errorf("group commit of %d jobs: %w", len(put)+len(del), err)
+		// Keep them dirty, so the next commit tries again rather than leaving memory
+		// and disk apart for good.
+		q.mu.Lock()
+		for _, ad := range put {
+			q.dirty[ID(ad)] = struct{}{}
+		}
+		for _, id := range del {
+			q.dirty[id] = struct{}{}
+		}
+		q.mu.Unlock()
 	}
 	for _, w := range waiters {
 		w <- err
