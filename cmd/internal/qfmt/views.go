@@ -207,15 +207,21 @@ func WriteBanner(w io.Writer, opts Options) error {
 	return err
 }
 
-// writeFooter writes the blank line and the "Total for ..." lines.
-func writeFooter(b *strings.Builder, ads []*classad.ClassAd, opts Options) {
-	fmt.Fprintf(b, "\nTotal for query: %s \n", Count(ads))
+// writeFooter writes the totals as print_full_footer does: a blank line (except for
+// -totals), the standard summary, whose lines but the last end in the space that
+// separated them from the next "\nTotal for" item, and one more newline.
+func writeFooter(b *strings.Builder, ads []*classad.ClassAd, opts Options, blankFirst bool) {
+	if blankFirst {
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(b, "Total for query: %s", Count(ads))
 	if opts.UserTotals != nil {
-		fmt.Fprintf(b, "Total for %s: %s \n", opts.User, *opts.UserTotals)
+		fmt.Fprintf(b, " \nTotal for %s: %s", opts.User, *opts.UserTotals)
 	}
 	if opts.AllTotals != nil {
-		fmt.Fprintf(b, "Total for all users: %s\n", *opts.AllTotals)
+		fmt.Fprintf(b, " \nTotal for all users: %s", *opts.AllTotals)
 	}
+	b.WriteString("\n\n")
 }
 
 // NoBatch prints the -nobatch table with its totals lines.
@@ -230,7 +236,7 @@ func NoBatch(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 			StatusLetter(intAttr(ad, "JobStatus")), intAttr(ad, "JobPrio"),
 			size(ad), command(ad))
 	}
-	writeFooter(&b, ads, opts)
+	writeFooter(&b, ads, opts, true)
 	return writeAll(w, opts, b.String())
 }
 
@@ -281,16 +287,20 @@ func Hold(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 			submittedWidth, shortDate(intAttr(ad, "EnteredCurrentStatus"), opts.loc()),
 			code, strAttr(ad, "HoldReason"))
 	}
-	writeFooter(&b, ads, opts)
+	writeFooter(&b, ads, opts, true)
 	return writeAll(w, opts, b.String())
 }
 
 // gridUniverse is JobUniverse for grid jobs (§4.3).
 const gridUniverse = 9
 
-// gridResourceWidth is the "GRID->MANAGER    HOST" column's width: HTCondor's
-// local_render_grid_resource cuts the text there (1+6+1+8+1+18+1) unless -wide.
+// gridResourceWidth is where HTCondor's local_render_grid_resource cuts the
+// "GRID->MANAGER    HOST" text (1+6+1+8+1+18+1) unless -wide.
 const gridResourceWidth = 36
+
+// gridResourceMinWidth is that column's printed width (WIDTH -27 in jobGrid_PrintFormat):
+// shorter text is padded to it, longer text pushes GRID_JOB_ID right.
+const gridResourceMinWidth = 27
 
 // gridResourceCol renders "GRID->MANAGER    HOST" as render_grid_resource does: for
 // ec2 "ec2 HOST" with HOST the instance's name (else the endpoint's host), for other
@@ -363,27 +373,26 @@ func gridStatus(ad *classad.ClassAd) string {
 }
 
 // Grid prints the -grid table: grid status, "TYPE->MANAGER HOST" (for EC2 "ec2" and
-// the instance's host name), and the grid job id (the instance id for EC2), then the
-// totals lines.
+// the instance's host name), and the grid job id (the instance id for EC2). Like
+// HTCondor's jobGrid_PrintFormat (SUMMARY NONE) it has no totals.
 func Grid(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, " ID      %-*s %-10s %-*s %s\n", ownerWidth, "OWNER", "STATUS", gridResourceWidth, "GRID->MANAGER    HOST", "GRID_JOB_ID")
+	fmt.Fprintf(&b, " ID      %-*s %-10s %-*s %s\n", ownerWidth, "OWNER", "STATUS", gridResourceMinWidth, "GRID->MANAGER    HOST", "GRID_JOB_ID")
 	for _, ad := range ads {
 		res, _ := gridResourceCol(ad)
 		if !opts.Wide && len(res) > gridResourceWidth {
 			res = res[:gridResourceWidth]
 		}
-		line := fmt.Sprintf("%s %-*s %-10s %-*s %s", idCol(ad), ownerWidth, strAttr(ad, "Owner"), gridStatus(ad), gridResourceWidth, res, gridJobID(ad))
+		line := fmt.Sprintf("%s %-*s %-10s %-*s %s", idCol(ad), ownerWidth, strAttr(ad, "Owner"), gridStatus(ad), gridResourceMinWidth, res, gridJobID(ad))
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
-	writeFooter(&b, ads, opts)
 	return writeAll(w, opts, b.String())
 }
 
-// Totals prints only the totals lines (-totals).
+// Totals prints only the totals lines (-totals): no header, and no blank line before them.
 func Totals(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 	var b strings.Builder
-	writeFooter(&b, ads, opts)
+	writeFooter(&b, ads, opts, false)
 	return writeAll(w, opts, b.String())
 }
 
@@ -464,7 +473,7 @@ func Batch(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 		}
 		fmt.Fprintf(&b, " %s\n", jobIDRange(r))
 	}
-	writeFooter(&b, ads, opts)
+	writeFooter(&b, ads, opts, true)
 	return writeAll(w, opts, b.String())
 }
 
