@@ -447,7 +447,9 @@ func Batch(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 		nameW = max(nameW, len(r.name))
 	}
 	var b strings.Builder
-	cols := []string{"DONE", "RUN", "IDLE"}
+	// RUN's heading carries a trailing space ("  RUN "), as in HTCondor's print formats,
+	// so the headings read "DONE   RUN    IDLE".
+	cols := []string{"DONE", "RUN ", "IDLE"}
 	if anyHeld {
 		cols = append(cols, "HOLD")
 	}
