@@ -523,3 +523,29 @@ func JSON(w io.Writer, ads []*classad.ClassAd) error {
 	}
 	return nil
 }
+
+// History prints condor_history's default table (short_header / displayJobShort in
+// HTCondor's history_utils.h): ID, OWNER, SUBMITTED, RUN_TIME (RemoteWallClockTime),
+// ST, COMPLETED (CompletionDate, "???" while unset) and CMD. There is no banner and no
+// totals line.
+func History(w io.Writer, ads []*classad.ClassAd, opts Options) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, " %-7s %-14s %11s %12s %-2s %11s %s\n", "ID", "OWNER", "SUBMITTED", "RUN_TIME", "ST", "COMPLETED", "CMD")
+	for _, ad := range ads {
+		wall, _ := ad.EvalAttr("RemoteWallClockTime").NumberAsReal()
+		completed := "???"
+		if c := intAttr(ad, "CompletionDate"); c > 0 {
+			completed = shortDate(c, opts.loc())
+		}
+		fmt.Fprintf(&b, "%s %-*s %*s %*s %-2s %*s %s\n", idCol(ad),
+			ownerWidth, strAttr(ad, "Owner"),
+			submittedWidth, shortDate(intAttr(ad, "QDate"), opts.loc()),
+			runTimeWidth, formatDuration(int64(wall)),
+			StatusLetter(intAttr(ad, "JobStatus")),
+			submittedWidth, completed, command(ad))
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("qfmt: history: %w", err)
+	}
+	return nil
+}

@@ -94,6 +94,11 @@ func TestGoldenViews(t *testing.T) {
 			w.Wide = true
 			return Grid(b, []*classad.ClassAd{ads[0], ads[4]}, w)
 		}},
+		{"history", func(b *bytes.Buffer) error {
+			done := ads[5].Copy()
+			done.SetInt("CompletionDate", testNow.Unix()-60)
+			return History(b, []*classad.ClassAd{done, ads[6]}, opts)
+		}},
 		{"totals", func(b *bytes.Buffer) error { return Totals(b, ads, opts) }},
 		{"long", func(b *bytes.Buffer) error { return Long(b, ads[:2]) }},
 		{"json", func(b *bytes.Buffer) error { return JSON(b, ads[:2]) }},
