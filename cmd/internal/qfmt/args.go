@@ -115,6 +115,9 @@ func ParseArgs(args []string, user string) (*Query, error) {
 			if err := setOutput(ViewAutoFormat); err != nil {
 				return nil, err
 			}
+			if len(q.AutoFormat.Attrs) == 0 && (i+1 >= len(args) || strings.HasPrefix(args[i+1], "-")) {
+				return nil, usagef("Error: Argument %s requires at last one attribute parameter", a)
+			}
 			opts := ParseAutoFormatOptions(colon)
 			opts.Attrs = q.AutoFormat.Attrs
 			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
@@ -127,7 +130,7 @@ func ParseArgs(args []string, user string) (*Query, error) {
 			}
 		case is(name, "format", 1):
 			if i+2 >= len(args) {
-				return nil, usagef("Error: -format requires format and attribute parameters")
+				return nil, usagef("Error: Argument -format requires a spec and classad attribute name as parameters.")
 			}
 			if err := setOutput(ViewFormat); err != nil {
 				return nil, err
