@@ -35,6 +35,7 @@ type Query struct {
 	View     View
 	NoBatch  bool // -nobatch given (kept apart from View because -run/-hold imply it)
 	AllUsers bool
+	Wide     bool // -wide: pass to Options.Wide
 	Clusters []int64
 	Procs    []Proc
 	Owners   []string
@@ -145,6 +146,8 @@ func ParseArgs(args []string, user string) (*Query, error) {
 			q.View = pick(q.View, outputs, ViewGrid)
 		case is(name, "totals", 3):
 			q.View = pick(q.View, outputs, ViewTotals)
+		case is(name, "wide", 1):
+			q.Wide = true
 		case is(name, "limit", 3):
 			s, err := next(&i, a)
 			if err != nil {

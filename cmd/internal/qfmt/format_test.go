@@ -122,6 +122,7 @@ func TestParseArgs(t *testing.T) {
 		{"-json", ViewJSON, `(Owner == "me")`, ""},
 		{"-af:jh Owner N", ViewAutoFormat, `(Owner == "me")`, ""},
 		{"-format %s Owner -format %d N", ViewFormat, `(Owner == "me")`, ""},
+		{"-wide -grid", ViewGrid, `(Owner == "me")`, ""},
 		{"-limit 5", ViewBatch, `(Owner == "me")`, ""},
 		{"-long -af Owner", 0, "", "mutually exclusive"},
 		{"-run -hold", 0, "", "-run and -hold/held or -idle are incompatible"},
