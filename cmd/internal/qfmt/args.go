@@ -51,11 +51,22 @@ type Query struct {
 	run, hold bool // -run, -hold: add their status test to Constraint
 }
 
-// ErrUsage marks a command-line error; the message is HTCondor's and the exit status 1.
+// ErrUsage marks a command-line error (errors.Is); the error's text is HTCondor's
+// message alone, for the command to print before exiting with status 1.
 var ErrUsage = errors.New("usage")
 
+// usageError is a command-line error whose text is exactly the message to print.
+type usageError struct {
+	msg   string
+	cause error
+}
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == ErrUsage }
+func (e *usageError) Unwrap() error        { return e.cause }
+
 func usagef(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrUsage}, a...)...)
+	return &usageError{msg: fmt.Sprintf(format, a...)}
 }
 
 // ParseArgs parses condor_q's arguments (without the program name) for the querying
@@ -127,7 +138,7 @@ func ParseArgs(args []string, user string) (*Query, error) {
 			}
 			q.AutoFormat = opts
 			if err := q.AutoFormat.Validate(); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+				return nil, &usageError{msg: err.Error(), cause: err}
 			}
 		case is(name, "format", 1):
 			if i+2 >= len(args) {

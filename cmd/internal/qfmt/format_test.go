@@ -140,7 +140,7 @@ func TestParseArgs(t *testing.T) {
 	for _, tt := range tests {
 		q, err := ParseArgs(strings.Fields(tt.args), "me")
 		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrUsage) {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrUsage) || strings.HasPrefix(err.Error(), "usage") {
 				t.Errorf("%q: err = %v, want %q", tt.args, err, tt.err)
 			}
 			continue
