@@ -144,17 +144,32 @@ func shortDate(epoch int64, loc *time.Location) string {
 }
 
 // RunTime is condor_q's RUN_TIME in seconds (job_time() in queue.cpp): the
-// RemoteWallClockTime of past runs plus the current run while running or suspended.
+// RemoteWallClockTime of past runs plus the current run while running or suspended,
+// measured to the ad's ServerTime when the schedd added one, else to now.
 func RunTime(ad *classad.ClassAd, now time.Time) int64 {
 	f, _ := ad.EvalAttr("RemoteWallClockTime").NumberAsReal()
 	t := int64(f)
 	switch intAttr(ad, "JobStatus") {
 	case statusRunning, statusXferOut, statusSuspended:
 		if bday := intAttr(ad, "ShadowBday"); bday != 0 {
-			t += now.Unix() - bday
+			server, ok := ad.EvalAttr("ServerTime").NumberAsInt()
+			if !ok {
+				server = now.Unix()
+			}
+			t += server - bday
 		}
 	}
 	return t
+}
+
+// stColumn is the ST column: the status letter and a space, or " >" while
+// transferring output (render_job_status_char).
+func stColumn(ad *classad.ClassAd) string {
+	status := intAttr(ad, "JobStatus")
+	if status == statusXferOut {
+		return " >"
+	}
+	return StatusLetter(status) + " "
 }
 
 // formatDuration is `%3d+%02d:%02d:%02d` (days+hh:mm:ss).
@@ -229,11 +244,11 @@ func NoBatch(w io.Writer, ads []*classad.ClassAd, opts Options) error {
 	var b strings.Builder
 	b.WriteString(" ID      OWNER            SUBMITTED     RUN_TIME ST PRI SIZE CMD\n")
 	for _, ad := range ads {
-		fmt.Fprintf(&b, "%s %-*s %*s %*s %-2s %-3d %s %s\n", idCol(ad),
+		fmt.Fprintf(&b, "%s %-*s %*s %*s %s %-3d %s %s\n", idCol(ad),
 			ownerWidth, strAttr(ad, "Owner"),
 			submittedWidth, shortDate(intAttr(ad, "QDate"), opts.loc()),
 			runTimeWidth, formatDuration(RunTime(ad, opts.now())),
-			StatusLetter(intAttr(ad, "JobStatus")), intAttr(ad, "JobPrio"),
+			stColumn(ad), intAttr(ad, "JobPrio"),
 			size(ad), command(ad))
 	}
 	writeFooter(&b, ads, opts, true)

@@ -158,6 +158,12 @@ func TestStatusLetterAndRunTime(t *testing.T) {
 		{ads[3], 3600 + testNow.Unix() - 1795438700},
 		{ads[5], 90061},
 	}
+	withServer := ads[0].Copy()
+	withServer.SetInt("ServerTime", 1795438339-28)
+	tests = append(tests, struct {
+		ad   *classad.ClassAd
+		want int64
+	}{withServer, 1795438339 - 28 - (testNow.Unix() - 60)})
 	for i, tt := range tests {
 		if got := RunTime(tt.ad, testNow); got != tt.want {
 			t.Errorf("%d: RunTime = %d, want %d", i, got, tt.want)
