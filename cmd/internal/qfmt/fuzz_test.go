@@ -55,3 +55,36 @@ func FuzzParseArgs(f *testing.F) {
 		ctx.Eval(e)
 	})
 }
+
+// FuzzViews: any ad the classad parser accepts prints in every view without panicking.
+func FuzzViews(f *testing.F) {
+	f.Add(`[ ClusterId = 1; ProcId = 0; Owner = "a"; JobStatus = 2; ShadowBday = 5; GridResource = "ec2 http://h:1/"; GridJobId = "ec2 x://y/z i-1" ]`)
+	f.Add(`[ ClusterId = -1; ProcId = 99999999999; JobStatus = 6; QDate = -5; RemoteWallClockTime = 1e300; GridResource = "x"; GridJobId = "" ]`)
+	f.Add(`[ JobBatchName = "b"; JobStatus = "x"; MemoryUsage = "m"; CompletionDate = 9223372036854775807 ]`)
+	f.Fuzz(func(t *testing.T, src string) {
+		ad, err := classad.ParseAd(src)
+		if err != nil {
+			return
+		}
+		ads := []*classad.ClassAd{ad, ad}
+		c := Count(ads)
+		opts := Options{Now: testNow, Schedd: "s", User: "u", UserTotals: &c, AllTotals: &c}
+		var b bytes.Buffer
+		for _, view := range []func() error{
+			func() error { return Batch(&b, ads, opts) },
+			func() error { return NoBatch(&b, ads, opts) },
+			func() error { return Run(&b, ads, opts) },
+			func() error { return Hold(&b, ads, opts) },
+			func() error { return Grid(&b, ads, opts) },
+			func() error { return Totals(&b, ads, opts) },
+			func() error { return History(&b, ads, opts) },
+			func() error {
+				return AutoFormat{JobID: true, Headings: true, Attrs: []string{"Owner", "JobStatus"}}.Print(&b, ads, testNow)
+			},
+		} {
+			if err := view(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
