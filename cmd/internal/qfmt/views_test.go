@@ -198,3 +198,34 @@ func TestGridColumns(t *testing.T) {
 		}
 	}
 }
+
+// The Condor article's condor_q -run output (seed 002), reproduced line for line.
+func TestArticleRun(t *testing.T) {
+	qdate := time.Date(2011, 10, 18, 13, 50, 0, 0, time.UTC)
+	now := qdate.Add(time.Minute)
+	var ads []*classad.ClassAd
+	for _, j := range []struct {
+		proc int64
+		host string
+	}{{0, "slot1@eeyore.local"}, {10, "slot3@SHADOW_STARTD@eeyore.local"}} {
+		ad := classad.New()
+		ad.SetInt("ClusterId", 1)
+		ad.SetInt("ProcId", j.proc)
+		ad.SetString("Owner", "matt")
+		ad.SetInt("QDate", qdate.Unix())
+		ad.SetInt("JobStatus", 2)
+		ad.SetInt("ShadowBday", now.Unix()-16)
+		ad.SetString("RemoteHost", j.host)
+		ads = append(ads, ad)
+	}
+	var b bytes.Buffer
+	if err := Run(&b, ads, Options{Now: now, Loc: time.UTC}); err != nil {
+		t.Fatal(err)
+	}
+	want := " ID      OWNER            SUBMITTED     RUN_TIME HOST(S)\n" +
+		"   1.0   matt           10/18 13:50   0+00:00:16 slot1@eeyore.local\n" +
+		"   1.10  matt           10/18 13:50   0+00:00:16 slot3@SHADOW_STARTD@eeyore.local\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
