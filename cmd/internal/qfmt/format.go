@@ -269,34 +269,58 @@ func isIdent(s string) bool {
 	return s != ""
 }
 
-// Print prints ads as -af does: fields separated by a space (or "," with :, or a tab
-// with :t), each ad ending in a newline; strings unquoted and missing attributes as
-// "undefined".
+// Print prints ads as -af does, with the separators HTCondor's parse_autoformat_args
+// sets: a column prefix (" ", a tab with :t, nothing with :g) before every value but the
+// first, a column suffix ("," with :, and "\n" with :n; :n wins) after every value,
+// "\n" before each ad with :g, and "\n" after each ad. Strings print unquoted (quoted with
+// :V), missing attributes as "undefined", unevaluated expressions with :r. :h prints a
+// heading line and pads each column but the last to its widest entry; :l (ignored with
+// :h) labels each value "Attr = ". :j puts the job id first: "12.0", or "%4d.%-3d" under
+// the heading " ID".
 func (af AutoFormat) Print(w io.Writer, ads []*classad.ClassAd, now time.Time) error {
+	colPre, colSuffix, rowPre := " ", "", ""
+	if af.Tabs {
+		colPre = "\t"
+	}
+	if af.AdGap {
+		colPre, rowPre = "", "\n"
+	}
+	if af.Commas {
+		colSuffix = ","
+	}
+	if af.Newline {
+		colSuffix = "\n"
+	}
+	labels := af.Labels && !af.Headings
 	names := af.Attrs
 	if af.JobID {
 		names = append([]string{"ID"}, names...)
+		if af.Headings {
+			names[0] = " ID"
+		}
 	}
 	rows := make([][]string, 0, len(ads))
 	for _, ad := range ads {
 		row := make([]string, 0, len(names))
 		if af.JobID {
-			row = append(row, JobID(ad))
+			id := JobID(ad)
+			if af.Headings {
+				id = idCol(ad)
+			}
+			row = append(row, id)
 		}
 		for _, a := range af.Attrs {
 			row = append(row, af.field(ad, a, now))
 		}
+		if labels {
+			for i := range row {
+				row[i] = names[i] + " = " + row[i]
+			}
+		}
 		rows = append(rows, row)
 	}
-	sep := " "
-	switch {
-	case af.Tabs:
-		sep = "\t"
-	case af.Commas:
-		sep = ","
-	}
 	var widths []int
-	if af.Headings && !af.Labels && !af.Newline {
+	if af.Headings {
 		widths = make([]int, len(names))
 		for i, n := range names {
 			widths[i] = len(n)
@@ -308,35 +332,25 @@ func (af AutoFormat) Print(w io.Writer, ads []*classad.ClassAd, now time.Time) e
 		}
 	}
 	var b strings.Builder
-	writeRow := func(r []string) {
-		if af.AdGap {
-			b.WriteByte('\n')
-		}
+	writeRow := func(r []string, pre string) {
+		b.WriteString(pre)
 		for i, f := range r {
-			if af.Labels {
-				f = names[i] + " = " + f
+			if i > 0 {
+				b.WriteString(colPre)
 			}
 			if widths != nil && i < len(r)-1 {
 				f = fmt.Sprintf("%-*s", widths[i], f)
 			}
 			b.WriteString(f)
-			switch {
-			case af.Newline:
-				b.WriteByte('\n')
-			case i < len(r)-1:
-				b.WriteString(sep)
-			}
+			b.WriteString(colSuffix)
 		}
 		b.WriteByte('\n')
 	}
-	if af.Headings && !af.Labels {
-		saved := af.AdGap
-		af.AdGap = false
-		writeRow(names)
-		af.AdGap = saved
+	if af.Headings {
+		writeRow(names, "")
 	}
 	for _, r := range rows {
-		writeRow(r)
+		writeRow(r, rowPre)
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("qfmt: -af: %w", err)
