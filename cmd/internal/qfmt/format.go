@@ -145,12 +145,19 @@ func convert(spec string, verb byte, v classad.Value, raw classad.Expr, written 
 			verb = 'd'
 		case 'c':
 			return fmt.Sprintf(spec+"c", rune(n))
+		case 'x', 'X', 'o':
+			// C prints these conversions unsigned: -1 is ffffffffffffffff, not -1.
+			return fmt.Sprintf(spec+string(verb), uint64(n))
 		}
 		return fmt.Sprintf(spec+string(verb), n)
 	case 'f', 'e', 'E', 'g', 'G':
 		f, ok := v.NumberAsReal()
 		if !ok {
 			return fmt.Sprintf(spec+"s", plain(v))
+		}
+		if (verb == 'g' || verb == 'G') && !strings.Contains(spec, ".") {
+			// C's %g has precision 6; Go's would print the shortest exact form.
+			spec += ".6"
 		}
 		return fmt.Sprintf(spec+string(verb), f)
 	case 's', 'v':
