@@ -195,20 +195,34 @@ func (ad *ClassAd) Len() int {
 
 // Names returns the attribute names sorted case-insensitively (condor_q -long's order).
 func (ad *ClassAd) Names() []string {
+	sorted := ad.sorted()
+	if sorted == nil {
+		return nil
+	}
+	names := make([]string, len(sorted))
+	for i, en := range sorted {
+		names[i] = en.name
+	}
+	return names
+}
+
+// sorted returns the bindings in Names' order, for the printers: they need each name's
+// expression, which looking the names up again would hash (and lower-case) once more.
+func (ad *ClassAd) sorted() []*attrEntry {
 	if ad == nil {
 		return nil
 	}
-	names := make([]string, 0, len(ad.entries))
+	out := make([]*attrEntry, len(ad.entries))
 	for i := range ad.entries {
-		names = append(names, ad.entries[i].name)
+		out[i] = &ad.entries[i]
 	}
-	sort.Slice(names, func(i, j int) bool {
-		if c := compareFold(names[i], names[j]); c != 0 {
+	sort.Slice(out, func(i, j int) bool {
+		if c := compareFold(out[i].name, out[j].name); c != 0 {
 			return c < 0
 		}
-		return names[i] < names[j]
+		return out[i].name < out[j].name
 	})
-	return names
+	return out
 }
 
 // Copy returns a copy of ad that can be changed independently. Expressions are shared;
@@ -245,19 +259,18 @@ func (ad *ClassAd) writeInline(b *strings.Builder, syn syntax) {
 		b.WriteString("[  ]")
 		return
 	}
-	names := ad.Names()
-	if len(names) == 0 {
+	entries := ad.sorted()
+	if len(entries) == 0 {
 		b.WriteString("[  ]")
 		return
 	}
 	b.WriteString("[ ")
-	for i, n := range names {
+	for i, en := range entries {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		writeNameSyn(b, n, syn)
+		writeNameSyn(b, en.name, syn)
 		b.WriteString(" = ")
-		en, _ := ad.lookupName(n)
 		en.expr.write(b, syn)
 	}
 	b.WriteString(" ]")

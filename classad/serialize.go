@@ -110,8 +110,8 @@ func (ad *ClassAd) writeLong(b *strings.Builder) {
 	if ad == nil {
 		return
 	}
-	for _, n := range ad.Names() {
-		e, _ := ad.Lookup(n)
+	for _, en := range ad.sorted() {
+		n, e := en.name, en.expr
 		writeLongName(b, n)
 		b.WriteString(" = ")
 		if e == nil {
@@ -354,15 +354,15 @@ func writeIndent(b *strings.Builder, n int) {
 func writeJSONAd(b *strings.Builder, ad *ClassAd, indent int) {
 	b.WriteByte('{')
 	if ad != nil {
-		for i, n := range ad.Names() {
+		for i, en := range ad.sorted() {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			b.WriteByte('\n')
 			writeIndent(b, indent+2)
-			writeJSONString(b, n)
+			writeJSONString(b, en.name)
 			b.WriteString(": ")
-			e, _ := ad.Lookup(n)
+			e := en.expr
 			writeJSONExpr(b, e, indent+2)
 		}
 	}

@@ -153,11 +153,7 @@ type instanceView struct {
 
 // view copies an instance for rendering; the caller holds mu for reading.
 func (s *Server) view(in *instance) instanceView {
-	v := instanceView{instance: *in}
-	if o := s.mem.owners[in.Owner]; o != nil {
-		v.tags = o.tags[in.ID]
-	}
-	return v
+	return instanceView{instance: *in, tags: s.tagsOf(in.Owner, in.ID)}
 }
 
 // writeReservation writes the members of a Reservation (RunInstances' whole answer).

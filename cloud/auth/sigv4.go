@@ -119,18 +119,12 @@ func verifyV4Header(q *request, secrets Secrets, now time.Time) (string, error) 
 	}
 
 	v.canonicalQuery = canonicalQuery(q.query, "")
-	bodyHash := sha256Hex(q.body)
-	if h, ok, err := q.single("x-amz-content-sha256"); err != nil {
+	bh := sha256Hex(q.body)
+	hashes, err := payloadHashes(q, bh, bh)
+	if err != nil {
 		return "", err
-	} else if ok {
-		h = strings.TrimSpace(h)
-		if err := checkContentSHA256(h, bodyHash, len(q.body)); err != nil {
-			return "", err
-		}
-		v.payloadHashes = []string{h}
-	} else {
-		v.payloadHashes = []string{bodyHash}
 	}
+	v.payloadHashes = hashes
 
 	if err := v.verify(q, secrets); err != nil {
 		return "", err
@@ -208,20 +202,14 @@ func verifyV4Presigned(q *request, secrets Secrets, now time.Time) (string, erro
 	}
 
 	v.canonicalQuery = canonicalQuery(q.query, amzSignature)
-	bodyHash := sha256Hex(q.body)
-	if h, ok, err := q.single("x-amz-content-sha256"); err != nil {
+	// Presigners choose: S3 style signs UNSIGNED-PAYLOAD, the SDKs' EC2 presigners sign
+	// the empty body's hash. Both are tried; an unsigned body must be empty.
+	bh := sha256Hex(q.body)
+	hashes, err := payloadHashes(q, bh, unsignedPayload, bh)
+	if err != nil {
 		return "", err
-	} else if ok {
-		h = strings.TrimSpace(h)
-		if err := checkContentSHA256(h, bodyHash, len(q.body)); err != nil {
-			return "", err
-		}
-		v.payloadHashes = []string{h}
-	} else {
-		// Presigners choose: S3 style signs UNSIGNED-PAYLOAD, the SDKs' EC2 presigners
-		// sign the empty body's hash. Both are tried; an unsigned body must be empty.
-		v.payloadHashes = []string{unsignedPayload, bodyHash}
 	}
+	v.payloadHashes = hashes
 
 	if err := v.verify(q, secrets); err != nil {
 		return "", err
@@ -415,4 +403,22 @@ func lookup(secrets Secrets, id string) (string, bool) {
 		return "", false
 	}
 	return secrets(id)
+}
+
+// payloadHashes gives the payload hashes a signature may have used: the
+// x-amz-content-sha256 header's when the client sent one (it must match bodyHash, the
+// body's SHA-256), else the fallbacks.
+func payloadHashes(q *request, bodyHash string, fallback ...string) ([]string, error) {
+	h, ok, err := q.single("x-amz-content-sha256")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return fallback, nil
+	}
+	h = strings.TrimSpace(h)
+	if err := checkContentSHA256(h, bodyHash, len(q.body)); err != nil {
+		return nil, err
+	}
+	return []string{h}, nil
 }

@@ -107,14 +107,7 @@ func (l *limiter) Wait(ctx context.Context, deadline time.Time) error {
 	if wait <= 0 {
 		return nil
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleep(ctx, wait)
 }
 
 // Throttled records a RequestLimitExceeded answer: the rate halves, at most once per
