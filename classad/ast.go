@@ -1,6 +1,7 @@
 package classad
 
 import (
+	"math"
 	"strings"
 )
 
@@ -164,7 +165,28 @@ type unaryExpr struct {
 
 func (u *unaryExpr) write(b *strings.Builder, syn syntax) {
 	b.WriteString(opText[u.op])
+	if u.op == opNeg && startsWithDigit(u.x) {
+		// "-5" would read back as the literal -5, not as minus applied to 5: the space
+		// keeps parse(unparse(e)) the same tree, so printed text is stable.
+		b.WriteByte(' ')
+	}
 	u.x.write(b, syn)
+}
+
+// startsWithDigit reports whether e prints starting with a digit: a non-negative
+// numeric literal.
+func startsWithDigit(e Expr) bool {
+	l, ok := e.(*literal)
+	if !ok {
+		return false
+	}
+	switch l.v.kind {
+	case IntKind:
+		return l.v.i >= 0
+	case RealKind:
+		return !math.Signbit(l.v.f) && !math.IsInf(l.v.f, 0) && !math.IsNaN(l.v.f)
+	}
+	return false
 }
 
 type binaryExpr struct {
