@@ -1,0 +1,275 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"github.com/ec2grid/ec2grid/classad"
+)
+
+// DefaultHomeDir is EC2GRID_HOME's default, under the user's home directory.
+const DefaultHomeDir = ".ec2grid"
+
+// SocketName is the socket's file name under EC2GRID_HOME when EC2GRID_SOCKET is unset.
+const SocketName = "daemon.sock"
+
+// parallelParseMin is the number of ads from which Query parses them on all CPUs: below
+// it, starting goroutines costs more than parsing.
+const parallelParseMin = 2048
+
+// maxErrorBody bounds how much of an error reply the client reads: error bodies are one
+// short JSON object, and a misbehaving server must not make the client buffer much.
+const maxErrorBody = 64 << 10
+
+// SocketPath returns EC2GRID_HOME (default ~/.ec2grid) and the daemon's socket
+// (EC2GRID_SOCKET, default home/daemon.sock), both absolute; env is os.Getenv in
+// production. It is the one place commands and the daemon agree on paths.
+func SocketPath(env func(string) string) (home, socket string, err error) {
+	home = env("EC2GRID_HOME")
+	if home == "" {
+		dir := env("HOME")
+		if dir == "" {
+			u, uerr := user.Current()
+			if uerr != nil || u.HomeDir == "" {
+				return "", "", fmt.Errorf("EC2GRID_HOME is unset and the home directory is unknown (set EC2GRID_HOME or HOME): %v", uerr)
+			}
+			dir = u.HomeDir
+		}
+		home = filepath.Join(dir, DefaultHomeDir)
+	}
+	if home, err = filepath.Abs(home); err != nil {
+		return "", "", fmt.Errorf("EC2GRID_HOME %q: %w", home, err)
+	}
+	socket = env("EC2GRID_SOCKET")
+	if socket == "" {
+		socket = filepath.Join(home, SocketName)
+	}
+	if socket, err = filepath.Abs(socket); err != nil {
+		return "", "", fmt.Errorf("EC2GRID_SOCKET %q: %w", socket, err)
+	}
+	return home, socket, nil
+}
+
+// Client calls the daemon over its Unix socket. It is safe for concurrent use. Its
+// errors are *Error for the daemon's error replies and *NotRunningError when no daemon
+// answers at the socket.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// NewClient returns a client of the daemon listening on socketPath. It connects lazily,
+// on the first call.
+func NewClient(socketPath string) *Client {
+	c := &Client{socket: socketPath}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, "unix", socketPath)
+			if err != nil {
+				if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+					return nil, &NotRunningError{Socket: socketPath, Err: err}
+				}
+				return nil, fmt.Errorf("connect to the ec2grid daemon at %s: %w", socketPath, err)
+			}
+			return conn, nil
+		},
+		DisableCompression: true, // a local socket: compression only costs CPU
+		MaxIdleConnsPerHost: 4,
+	}
+	c.http = &http.Client{Transport: tr}
+	return c
+}
+
+// Socket is the socket path the client dials.
+func (c *Client) Socket() string { return c.socket }
+
+// Close releases the client's idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Ping asks the daemon who it is (GET /v1/ping).
+func (c *Client) Ping(ctx context.Context) (*PingResponse, error) {
+	var out PingResponse
+	if err := c.do(ctx, http.MethodGet, PathPing, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Stop asks the daemon to shut down (POST /v1/stop); it returns once the daemon has
+// accepted, before it has exited.
+func (c *Client) Stop(ctx context.Context) error {
+	var out StopResponse
+	return c.do(ctx, http.MethodPost, PathStop, &StopRequest{}, &out)
+}
+
+// NextCluster returns the id the next submitted cluster will get (GET /v1/next-cluster).
+func (c *Client) NextCluster(ctx context.Context) (int64, error) {
+	var out NextClusterResponse
+	if err := c.do(ctx, http.MethodGet, PathNextCluster, nil, &out); err != nil {
+		return 0, err
+	}
+	return out.Cluster, nil
+}
+
+// Submit submits clusters (POST /v1/submit). A lost race for ExpectCluster returns an
+// *Error with Code CodeConflict and NextCluster set.
+func (c *Client) Submit(ctx context.Context, req *SubmitRequest) (*SubmitResponse, error) {
+	var out SubmitResponse
+	if err := c.do(ctx, http.MethodPost, PathSubmit, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// QueryLong runs a query (POST /v1/query) and returns the ads in long form, unparsed.
+func (c *Client) QueryLong(ctx context.Context, req *QueryRequest) ([]string, error) {
+	var out QueryResponse
+	if err := c.do(ctx, http.MethodPost, PathQuery, req, &out); err != nil {
+		return nil, err
+	}
+	return out.Ads, nil
+}
+
+// Query runs a query (POST /v1/query) and returns the parsed ads, in the daemon's order.
+func (c *Client) Query(ctx context.Context, req *QueryRequest) ([]*classad.ClassAd, error) {
+	texts, err := c.QueryLong(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return parseAds(texts)
+}
+
+// parseAds parses long-form ads, on all CPUs when there are many.
+func parseAds(texts []string) ([]*classad.ClassAd, error) {
+	ads := make([]*classad.ClassAd, len(texts))
+	workers := runtime.GOMAXPROCS(0)
+	if len(texts) < parallelParseMin || workers < 2 {
+		workers = 1
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	chunk := (len(texts) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(texts))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				ad, err := classad.ParseLong(texts[i])
+				if err != nil {
+					errs[w] = fmt.Errorf("ad %d of the daemon's reply: %w", i+1, err)
+					return
+				}
+				ads[i] = ad
+			}
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ads, nil
+}
+
+// Act holds, releases or removes jobs (POST /v1/act).
+func (c *Client) Act(ctx context.Context, req *ActRequest) (*ActResponse, error) {
+	var out ActResponse
+	if err := c.do(ctx, http.MethodPost, PathAct, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Edit sets an attribute of jobs (POST /v1/edit, condor_qedit).
+func (c *Client) Edit(ctx context.Context, req *EditRequest) (*EditResponse, error) {
+	var out EditResponse
+	if err := c.do(ctx, http.MethodPost, PathEdit, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// do sends one request and decodes the reply into out.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode %s request: %w", path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	// The host is never used (the transport dials the socket); "ec2grid" names it in logs.
+	req, err := http.NewRequestWithContext(ctx, method, "http://ec2grid"+path, body)
+	if err != nil {
+		return fmt.Errorf("build %s request: %w", path, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var nr *NotRunningError
+		if errors.As(err, &nr) {
+			return nr
+		}
+		return fmt.Errorf("ec2grid daemon %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return decodeError(resp, path)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode the ec2grid daemon's %s reply: %w", path, err)
+	}
+	return nil
+}
+
+// decodeError turns an error reply into an *Error.
+func decodeError(resp *http.Response, path string) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var eb ErrorBody
+	if err := json.Unmarshal(data, &eb); err != nil || eb.Code == "" {
+		msg := string(bytes.TrimSpace(data))
+		if msg == "" {
+			msg = resp.Status
+		}
+		return &Error{HTTPStatus: resp.StatusCode, Code: codeForStatus(resp.StatusCode),
+			Message: fmt.Sprintf("ec2grid daemon %s: %s", path, msg)}
+	}
+	return &Error{HTTPStatus: resp.StatusCode, Code: eb.Code, Message: eb.Error, NextCluster: eb.NextCluster}
+}
+
+// codeForStatus maps an HTTP status to an error code, for replies without an ErrorBody.
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusMethodNotAllowed:
+		return CodeBadRequest
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusForbidden, http.StatusUnauthorized:
+		return CodeForbidden
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	}
+	return CodeInternal
+}
