@@ -85,7 +85,7 @@ func NewClient(socketPath string) *Client {
 			}
 			return conn, nil
 		},
-		DisableCompression: true, // a local socket: compression only costs CPU
+		DisableCompression:  true, // a local socket: compression only costs CPU
 		MaxIdleConnsPerHost: 4,
 	}
 	c.http = &http.Client{Transport: tr}
