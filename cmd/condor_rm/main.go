@@ -1,0 +1,15 @@
+// Command condor_rm removes jobs from the ec2grid queue (their instances are terminated), or with -forcex drops jobs already removed,
+// as HTCondor's condor_rm does: the same arguments (cluster, cluster.proc, user,
+// -constraint, -all, -reason), messages and exit status. The implementation is shared
+// with condor_rm, condor_hold and condor_release in cmd/internal/cli; see docs/condor_rm.md.
+package main
+
+import (
+	"os"
+
+	"github.com/ec2grid/ec2grid/cmd/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.RunAct("condor_rm", os.Args[1:], cli.OSEnv()))
+}
