@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ec2grid/ec2grid/classad"
@@ -20,6 +21,8 @@ import (
 //	meta/
 //	    "layout"      -> "1"                      (refuse to open any other)
 //	    "nextcluster" -> uint64 big-endian         (the next ClusterId to hand out)
+//	    "queueid"     -> UUID text                 (the queue's identity, made at creation;
+//	                                                added on open to files made before it)
 //	jobs/
 //	    cluster(u64 BE) proc(u64 BE) -> record     (one per queued job, sorted by id)
 //	submitkeys/
@@ -41,6 +44,7 @@ var (
 	bucketHistory    = []byte("history")
 	keyLayout        = []byte("layout")
 	keyNextCluster   = []byte("nextcluster")
+	keyQueueID       = []byte("queueid")
 )
 
 // boltOpenTimeout bounds the wait for the file lock: a second daemon on the same home
@@ -57,6 +61,7 @@ func OpenBolt(path string) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job store %s: %w", path, err)
 	}
+	var queueID string
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketJobs, bucketSubmitKeys, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -66,17 +71,24 @@ func OpenBolt(path string) (Store, error) {
 		meta := tx.Bucket(bucketMeta)
 		switch v := meta.Get(keyLayout); {
 		case v == nil:
-			return meta.Put(keyLayout, []byte(layoutVersion))
+			if err := meta.Put(keyLayout, []byte(layoutVersion)); err != nil {
+				return err
+			}
 		case string(v) != layoutVersion:
 			return fmt.Errorf("layout version %q, this program reads %q", v, layoutVersion)
 		}
-		return nil
+		if v := meta.Get(keyQueueID); v != nil {
+			queueID = string(v)
+			return nil
+		}
+		queueID = uuid.NewString()
+		return meta.Put(keyQueueID, []byte(queueID))
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("job store %s: %w", path, err)
 	}
-	q, err := newQueue(&boltBackend{db: db})
+	q, err := newQueue(&boltBackend{db: db}, queueID)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("job store %s: %w", path, err)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ec2grid/ec2grid/classad"
 )
 
@@ -136,6 +138,38 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if c3 := mustSubmit(t, s, "client-token-2", newJobs(1, "a")); c3 == c1 {
 			t.Error("a new key reused a cluster")
+		}
+	})
+
+	t.Run("SubmitKeyCluster", func(t *testing.T) {
+		s := open(t)
+		if _, ok, err := s.SubmitKeyCluster(ctx, "k1"); ok || err != nil {
+			t.Errorf("unused key: ok=%v err=%v", ok, err)
+		}
+		mustSubmit(t, s, "", newJobs(1, "a"))
+		c := mustSubmit(t, s, "k1", newJobs(2, "a"))
+		if got, ok, err := s.SubmitKeyCluster(ctx, "k1"); !ok || err != nil || got != c {
+			t.Errorf("SubmitKeyCluster(k1) = %d, %v, %v; want %d", got, ok, err, c)
+		}
+		if _, ok, _ := s.SubmitKeyCluster(ctx, ""); ok {
+			t.Error("the empty key names a cluster")
+		}
+	})
+
+	t.Run("QueueID", func(t *testing.T) {
+		s, s2 := open(t), open(t)
+		id, err := s.QueueID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := uuid.Parse(id); err != nil {
+			t.Errorf("QueueID %q is not a UUID: %v", id, err)
+		}
+		if again, _ := s.QueueID(ctx); again != id {
+			t.Errorf("QueueID changed: %q then %q", id, again)
+		}
+		if other, _ := s2.QueueID(ctx); other == id {
+			t.Errorf("two stores share the queue id %q", id)
 		}
 	})
 
@@ -363,6 +397,9 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 		if err := s.Update(ctx, JobID{1, 0}, nil, Durable); !errors.Is(err, ErrClosed) {
 			t.Errorf("update after close: %v", err)
 		}
+		if _, err := s.QueueID(ctx); !errors.Is(err, ErrClosed) {
+			t.Errorf("QueueID after close: %v", err)
+		}
 	})
 }
 
@@ -370,6 +407,10 @@ func TestBoltReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "jobs.db")
 	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qid, err := s.QueueID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,6 +459,9 @@ func TestBoltReopen(t *testing.T) {
 	}
 	if c := mustSubmit(t, s, "key-1", newJobs(3, "alice")); c != c1 {
 		t.Errorf("submit key forgotten over reopen: %d", c)
+	}
+	if got, _ := s.QueueID(ctx); got != qid {
+		t.Errorf("QueueID after reopen = %q, want %q", got, qid)
 	}
 }
 

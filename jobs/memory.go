@@ -4,13 +4,15 @@ import (
 	"context"
 	"sync"
 
+	"github.com/google/uuid"
+
 	"github.com/ec2grid/ec2grid/classad"
 )
 
 // NewMemory returns a Store that keeps everything in memory, for unit tests of callers.
 // It behaves as the bbolt store does in everything but surviving a restart.
 func NewMemory() Store {
-	q, err := newQueue(&memBackend{})
+	q, err := newQueue(&memBackend{}, uuid.NewString())
 	if err != nil {
 		panic("jobs: memory backend cannot fail to load: " + err.Error())
 	}

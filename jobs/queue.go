@@ -43,7 +43,8 @@ type subscriber struct {
 // Update acknowledged is in the backend; batched updates reach it within
 // GroupCommitWindow; memory always shows every acknowledged change.
 type queue struct {
-	be backend
+	be      backend
+	queueID string // fixed for the life of the store
 
 	writeMu sync.Mutex // serializes backend writes
 
@@ -61,13 +62,14 @@ type queue struct {
 	wg   sync.WaitGroup
 }
 
-func newQueue(be backend) (*queue, error) {
+func newQueue(be backend, queueID string) (*queue, error) {
 	ads, next, keys, err := be.load()
 	if err != nil {
 		return nil, err
 	}
 	q := &queue{
 		be:          be,
+		queueID:     queueID,
 		jobs:        make(map[JobID]*classad.ClassAd, len(ads)),
 		nextCluster: next,
 		keys:        keys,
@@ -156,6 +158,25 @@ func (q *queue) NextClusterID(ctx context.Context) (int64, error) {
 		return 0, ErrClosed
 	}
 	return q.nextCluster, nil
+}
+
+func (q *queue) QueueID(ctx context.Context) (string, error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return "", ErrClosed
+	}
+	return q.queueID, nil
+}
+
+func (q *queue) SubmitKeyCluster(ctx context.Context, key string) (int64, bool, error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return 0, false, ErrClosed
+	}
+	c, ok := q.keys[key]
+	return c, ok && key != "", nil
 }
 
 func (q *queue) SubmitCluster(ctx context.Context, key string, ads []*classad.ClassAd) (int64, error) {

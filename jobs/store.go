@@ -58,6 +58,14 @@ type Store interface {
 	// NextClusterID returns the cluster id the next SubmitCluster will use (for
 	// condor_submit -dry-run); it reserves nothing.
 	NextClusterID(ctx context.Context) (int64, error)
+	// QueueID returns the queue's identity: a UUID made once, when the store was
+	// created, and kept with it (bbolt: in the meta bucket), so it survives restarts and
+	// tells this queue's cloud resources from another queue's.
+	QueueID(ctx context.Context) (string, error)
+	// SubmitKeyCluster returns the cluster first made with submitKey and true, or false
+	// when no SubmitCluster has used the key: a retried submit is recognised before its
+	// ads are checked against the next cluster id.
+	SubmitKeyCluster(ctx context.Context, submitKey string) (int64, bool, error)
 	// SubmitCluster adds the jobs as one new cluster, all or nothing, durable before it
 	// returns. It sets ClusterId on each job and ProcId 0..n-1. A non-empty submitKey
 	// makes the call idempotent: a retry with a key already used returns the cluster
