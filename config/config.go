@@ -71,8 +71,8 @@ func (c *Config) GahpEnv() []string {
 type loader struct {
 	c         Config
 	env       func(string) string
-	probe     time.Duration // GRIDMANAGER_JOB_PROBE_INTERVAL
-	maxSubmit int           // GRIDMANAGER_MAX_SUBMITTED_JOBS_PER_RESOURCE
+	probe     time.Duration   // GRIDMANAGER_JOB_PROBE_INTERVAL
+	maxSubmit int             // GRIDMANAGER_MAX_SUBMITTED_JOBS_PER_RESOURCE
 	setNames  map[string]bool // the knobs the file or the environment set
 }
 
