@@ -1,124 +1,275 @@
-// Command condor_submit turns an HTCondor submit file into job ads. For now it supports
-// only HTCondor's -dry-run mode, which prints the ads instead of queueing them:
+// Command condor_submit queues the jobs an HTCondor submit file describes in the ec2grid
+// daemon, as HTCondor's condor_submit queues them in a schedd:
 //
-//	condor_submit -dry-run OUT [FILE]
+//	condor_submit [-terse] [-verbose] [-batch-name NAME] [-append LINE]... [NAME=value]...
+//	              [-dry-run OUT] [FILE] [-queue ARGS]
 //
-// FILE is the submit file ("-" or absent: standard input). OUT receives every job's ad
-// as Attr=value lines, one blank line between ads ("-": standard output, after the
-// summary). The summary goes to standard output as HTCondor prints it:
+// FILE is the submit file ("-" or absent: standard input). On success standard output
+// reads, as HTCondor's does,
 //
-//	Dry-Run job(s).
-//	1 job(s) dry-run to cluster 1.
+//	Submitting job(s)...
+//	3 job(s) submitted to cluster 42.
 //
-// Errors go to standard error as "ERROR: on Line N of FILE: key: message", and the exit
-// status is 1. Queueing jobs for real needs the ec2grid daemon, which a later release adds.
+// With -dry-run OUT nothing is queued: the ads go to OUT ("-": standard output, after the
+// summary) and the summary says "Dry-Run job(s)." and "1 job(s) dry-run to cluster 1.".
+//
+// Errors go to standard error as "ERROR: on Line N of FILE: key: message", nothing is
+// queued, and the exit status is 1. docs/condor_submit.md has the details.
 package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strings"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/ec2grid/ec2grid/api"
 	"github.com/ec2grid/ec2grid/classad"
+	"github.com/ec2grid/ec2grid/cmd/internal/cli"
 	"github.com/ec2grid/ec2grid/submit"
 )
 
 // Exit statuses, as HTCondor's condor_submit uses them.
 const (
-	exitOK    = 0
-	exitError = 1
+	exitOK    = cli.ExitOK
+	exitError = cli.ExitFailure
 )
 
 // dryRunCluster is the cluster id condor_submit -dry-run gives the first cluster: no
 // schedd is asked for one.
 const dryRunCluster = 1
 
-const usage = `usage: condor_submit -dry-run OUT [FILE]
-  -dry-run OUT   print the job ads FILE would queue to OUT ("-" for standard output)
-                 instead of submitting them
+// maxConflictRetries bounds how often a submit rebuilds its ads because another submit
+// took the cluster id they were built for. Each retry follows a competitor's success, so
+// a handful only runs out when many users submit at the same instant; failing then beats
+// looping forever.
+const maxConflictRetries = 8
+
+// maxTransportRetries bounds resending a submit whose reply was lost (the daemon
+// restarted, the connection broke). The resend carries the same SubmitKey, so it never
+// queues the jobs twice; retryDelay gives a restarting daemon time to come back.
+const (
+	maxTransportRetries = 5
+	retryDelay          = time.Second
+)
+
+const usage = `usage: condor_submit [options] [NAME=value ...] [FILE] [-queue ARGS]
+  -dry-run OUT       print the job ads FILE would queue to OUT ("-" for standard
+                     output) instead of submitting them
+  -append LINE, -a   add a submit command just before the queue statement (repeatable)
+  -queue ARGS, -q    queue statement for a file without one; ARGS run to the next option
+  -batch-name NAME   set JobBatchName, the name condor_q's batch view groups by
+  -terse             print only the job ids queued ("42.0 - 42.2")
+  -verbose           print each job's ad as it is queued
+  NAME=value         set a submit variable, as if at the top of the file
 FILE is a submit file; "-" or no FILE reads standard input.
-Submitting to a schedd needs the ec2grid daemon, which is not available yet.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(runEnv(os.Args[1:], cli.OSEnv()))
 }
 
+// run is the command with the process's environment and the given streams.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var out, file string
-	dryRun, haveFile := false, false
+	return runEnv(args, cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv})
+}
+
+// options is the parsed command line.
+type options struct {
+	file      string
+	haveFile  bool
+	dryRun    bool
+	out       string
+	batchName string
+	terse     bool
+	verbose   bool
+	x         extras
+}
+
+func parseArgs(args []string, stdout, stderr io.Writer) (*options, int, bool) {
+	o := &options{}
+	fail := func(format string, a ...any) (*options, int, bool) {
+		fmt.Fprintf(stderr, "condor_submit: "+format+"\n%s", append(a, usage)...)
+		return nil, exitError, false
+	}
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if !strings.HasPrefix(arg, "-") || arg == "-" {
-			if haveFile {
-				fmt.Fprintf(stderr, "condor_submit: only one submit file may be given (%q and %q)\n%s", file, arg, usage)
-				return exitError
+			if arg != "-" && strings.Contains(arg, "=") {
+				o.x.vars = append(o.x.vars, arg)
+				continue
 			}
-			file, haveFile = arg, true
+			if o.haveFile {
+				return fail("only one submit file may be given (%q and %q)", o.file, arg)
+			}
+			o.file, o.haveFile = arg, true
 			continue
 		}
-		switch strings.TrimLeft(arg, "-") {
-		case "help", "h":
-			fmt.Fprint(stdout, usage)
-			return exitOK
-		case "dry-run", "dry":
+		next := func() (string, bool) {
 			if i+1 >= len(args) {
-				fmt.Fprintf(stderr, "condor_submit: -dry-run needs an output file (\"-\" for standard output)\n%s", usage)
-				return exitError
+				return "", false
 			}
 			i++
-			out, dryRun = args[i], true
+			return args[i], true
+		}
+		switch {
+		case cli.IsOption(arg, "help", 1):
+			fmt.Fprint(stdout, usage)
+			return nil, exitOK, false
+		case cli.IsOption(arg, "dry-run", 3):
+			v, ok := next()
+			if !ok {
+				return fail("-dry-run needs an output file (\"-\" for standard output)")
+			}
+			o.out, o.dryRun = v, true
+		case cli.IsOption(arg, "append", 1):
+			v, ok := next()
+			if !ok {
+				return fail("-append needs a submit command")
+			}
+			if q, isQ := appendIsQueue(v); isQ {
+				if o.x.hasQ {
+					return fail("only one -queue may be given")
+				}
+				o.x.queue, o.x.hasQ = q, true
+				continue
+			}
+			o.x.appends = append(o.x.appends, v)
+		case cli.IsOption(arg, "queue", 1):
+			if o.x.hasQ {
+				return fail("only one -queue may be given")
+			}
+			var parts []string
+			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+				parts = append(parts, args[i])
+			}
+			o.x.queue, o.x.hasQ = strings.Join(parts, " "), true
+		case cli.IsOption(arg, "batch-name", 1):
+			v, ok := next()
+			if !ok {
+				return fail("-batch-name needs a name")
+			}
+			o.batchName = v
+		case cli.IsOption(arg, "terse", 3):
+			o.terse = true
+		case cli.IsOption(arg, "verbose", 1):
+			o.verbose = true
+		case cli.IsOption(arg, "file", 2):
+			v, ok := next()
+			if !ok {
+				return fail("-file needs a submit file")
+			}
+			if o.haveFile {
+				return fail("only one submit file may be given (%q and %q)", o.file, v)
+			}
+			o.file, o.haveFile = v, true
 		default:
-			fmt.Fprintf(stderr, "condor_submit: unknown or unsupported option %s\n%s", arg, usage)
-			return exitError
+			return fail("unknown or unsupported option %s", arg)
 		}
 	}
-	if !dryRun {
-		fmt.Fprintf(stderr, "\nERROR: condor_submit cannot queue jobs yet: the ec2grid daemon (schedd) is not available in this release.\n"+
-			"Use condor_submit -dry-run - FILE to check a submit file and see the job ads it makes.\n")
+	return o, exitOK, true
+}
+
+func runEnv(args []string, env cli.Env) int {
+	o, code, ok := parseArgs(args, env.Stdout, env.Stderr)
+	if !ok {
+		return code
+	}
+	f, comp, err := readFile(o, env.Stdin)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "\nERROR: %v\n", err)
 		return exitError
 	}
-	if err := dryRunFile(file, out, stdin, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "\nERROR: %v\n", err)
+	if o.dryRun {
+		err = dryRun(f, comp, o, env.Stdout, env.Stderr)
+	} else {
+		err = queueJobs(f, comp, o, env)
+	}
+	if err != nil {
+		var nr *api.NotRunningError
+		if errors.As(err, &nr) {
+			return cli.Fail(env.Stderr, err)
+		}
+		fmt.Fprintf(env.Stderr, "\nERROR: %s\n", cli.Message(err))
 		return exitError
 	}
 	return exitOK
 }
 
-// dryRunFile parses file, builds its jobs and prints them as -dry-run does.
-func dryRunFile(file, out string, stdin io.Reader, stdout, stderr io.Writer) error {
-	name, r := file, stdin
-	if file == "" || file == "-" {
+// readFile reads and parses the submit file with the command line's lines put in.
+func readFile(o *options, stdin io.Reader) (*submit.File, *composed, error) {
+	name, r := o.file, stdin
+	if o.file == "" || o.file == "-" {
 		name = "<stdin>"
 	} else {
-		fh, err := os.Open(file)
+		fh, err := os.Open(o.file)
 		if err != nil {
-			return fmt.Errorf("Failed to open command file (%s) (%v)", file, errors.Unwrap(err))
+			return nil, nil, fmt.Errorf("Failed to open command file (%s) (%v)", o.file, errors.Unwrap(err))
 		}
 		defer fh.Close()
 		r = fh
 	}
-	f, err := submit.Parse(name, r)
-	if err != nil {
-		return err
+	if o.x.empty() {
+		f, err := submit.Parse(name, r)
+		return f, nil, err
 	}
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read submit file %s: %w", name, err)
+	}
+	comp, err := compose(string(src), &o.x)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := submit.Parse(name, strings.NewReader(comp.text))
+	if err != nil {
+		return nil, nil, comp.fixError(name, err)
+	}
+	return f, comp, nil
+}
+
+// build runs the file for a first cluster id and applies -batch-name.
+func build(f *submit.File, comp *composed, o *options, cluster int64, stderr io.Writer) (*submit.Submission, error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return fmt.Errorf("find the working directory: %w", err)
+		return nil, fmt.Errorf("find the working directory: %w", err)
 	}
-	sub, err := f.Jobs(submit.Options{ClusterID: dryRunCluster, Owner: currentUser(), Dir: wd})
+	sub, err := f.Jobs(submit.Options{ClusterID: int(cluster), Owner: cli.CurrentUser(os.Getenv), Dir: wd})
 	if err != nil {
-		return err
+		return nil, comp.fixError(f.Name, err)
 	}
+	if o.batchName != "" {
+		for _, c := range sub.Clusters {
+			for _, ad := range c.Jobs {
+				ad.SetString("JobBatchName", o.batchName)
+			}
+		}
+	}
+	return sub, nil
+}
+
+func printWarnings(stderr io.Writer, sub *submit.Submission) {
 	for _, w := range sub.Warnings {
 		fmt.Fprintf(stderr, "\nWARNING: %s\n", w)
 	}
-	if out != "-" {
-		if err := writeAdsFile(out, sub); err != nil {
+}
+
+// dryRun builds the jobs and prints them as -dry-run does.
+func dryRun(f *submit.File, comp *composed, o *options, stdout, stderr io.Writer) error {
+	sub, err := build(f, comp, o, dryRunCluster, stderr)
+	if err != nil {
+		return err
+	}
+	printWarnings(stderr, sub)
+	if o.out != "-" {
+		if err := writeAdsFile(o.out, sub); err != nil {
 			return err
 		}
 	}
@@ -127,10 +278,136 @@ func dryRunFile(file, out string, stdin io.Reader, stdout, stderr io.Writer) err
 	for _, c := range sub.Clusters {
 		fmt.Fprintf(w, "%d job(s) dry-run to cluster %d.\n", len(c.Jobs), c.ID)
 	}
-	if out == "-" && sub.NumJobs() > 0 {
+	if o.out == "-" && sub.NumJobs() > 0 {
 		// A blank line sets the ads apart from the summary, so a reader can skip to it.
 		w.WriteString("\n")
 		writeAds(w, sub)
+	}
+	return w.Flush()
+}
+
+// queueJobs builds the jobs for the daemon's next cluster id and submits them, rebuilding
+// when another submit wins that id, and resending with the same SubmitKey when a reply
+// is lost.
+func queueJobs(f *submit.File, comp *composed, o *options, env cli.Env) error {
+	client, err := cli.Connect(env.Getenv)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	ctx, cancel := cli.Context()
+	defer cancel()
+	next, err := client.NextCluster(ctx)
+	if err != nil {
+		return err
+	}
+	var sub *submit.Submission
+	var resp *api.SubmitResponse
+	for attempt := 0; ; attempt++ {
+		if sub, err = build(f, comp, o, next, env.Stderr); err != nil {
+			return err
+		}
+		if sub.NumJobs() == 0 {
+			break
+		}
+		req := &api.SubmitRequest{SubmitKey: uuid.NewString(), ExpectCluster: next}
+		for _, c := range sub.Clusters {
+			ads := make([]string, len(c.Jobs))
+			for i, ad := range c.Jobs {
+				ads[i] = ad.MarshalLong()
+			}
+			req.Clusters = append(req.Clusters, ads)
+		}
+		resp, err = submitOnce(ctx, client, req)
+		var ae *api.Error
+		if err == nil || !errors.As(err, &ae) || ae.Code != api.CodeConflict {
+			break
+		}
+		if attempt+1 >= maxConflictRetries {
+			return fmt.Errorf("Failed to queue the jobs: cluster id %d was taken by other submits %d times; try again", next, maxConflictRetries)
+		}
+		if next = ae.NextCluster; next == 0 {
+			if next, err = client.NextCluster(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if resp != nil && len(resp.Clusters) != len(sub.Clusters) {
+		return fmt.Errorf("the ec2grid daemon queued %d clusters, condor_submit sent %d", len(resp.Clusters), len(sub.Clusters))
+	}
+	printWarnings(env.Stderr, sub)
+	return printSubmitted(env.Stdout, o, sub, resp)
+}
+
+// submitOnce sends req, resending it (same SubmitKey) when the reply is lost. A daemon
+// that is not running when the first attempt dials has received nothing, so that is
+// reported at once; after a lost reply it may be restarting, so resends go on.
+func submitOnce(ctx context.Context, client *api.Client, req *api.SubmitRequest) (*api.SubmitResponse, error) {
+	var lastErr error
+	for attempt := 0; attempt <= maxTransportRetries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("submit %s: %w (after: %v)", req.SubmitKey, ctx.Err(), lastErr)
+			case <-time.After(retryDelay):
+			}
+		}
+		resp, err := client.Submit(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		var ae *api.Error
+		if errors.As(err, &ae) || attempt == 0 && errors.Is(err, api.ErrNotRunning) {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("Failed to queue the jobs: no reply from the ec2grid daemon after %d attempts (the jobs were queued at most once): %w", maxTransportRetries+1, lastErr)
+}
+
+// printSubmitted prints HTCondor's summary: "Submitting job(s)" with a dot per job (or
+// each job's ad with -verbose), then "N job(s) submitted to cluster C." per cluster;
+// -terse prints only "C.first - C.last" per cluster.
+func printSubmitted(stdout io.Writer, o *options, sub *submit.Submission, resp *api.SubmitResponse) error {
+	w := bufio.NewWriter(stdout)
+	if resp == nil {
+		// Nothing to queue ("queue 0"): the daemon was not asked, and HTCondor prints
+		// the heading alone.
+		if !o.terse {
+			w.WriteString("Submitting job(s)\n")
+		}
+		return w.Flush()
+	}
+	clusters := resp.Clusters
+	if o.terse {
+		for _, c := range clusters {
+			if c.Procs > 0 {
+				fmt.Fprintf(w, "%d.0 - %d.%d\n", c.Cluster, c.Cluster, c.Procs-1)
+			}
+		}
+		return w.Flush()
+	}
+	w.WriteString("Submitting job(s)")
+	for i, c := range sub.Clusters {
+		for p, ad := range c.Jobs {
+			if !o.verbose {
+				w.WriteString(".")
+				continue
+			}
+			fmt.Fprintf(w, "\n** Proc %d.%d:\n", clusters[i].Cluster, p)
+			ad = ad.Copy()
+			ad.SetInt("ClusterId", clusters[i].Cluster)
+			w.WriteString(ad.MarshalLong())
+		}
+	}
+	w.WriteString("\n")
+	for _, c := range clusters {
+		if c.Procs > 0 {
+			fmt.Fprintf(w, "%d job(s) submitted to cluster %d.\n", c.Procs, c.Cluster)
+		}
 	}
 	return w.Flush()
 }
@@ -172,12 +449,4 @@ func writeAds(w *bufio.Writer, sub *submit.Submission) {
 			}
 		}
 	}
-}
-
-// currentUser returns the submitting user's name for Owner.
-func currentUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return os.Getenv("USER")
 }

@@ -101,11 +101,10 @@ func TestRun(t *testing.T) {
 		{name: "bad submit file", args: []string{"-dry-run", "-"}, stdin: strings.Replace(string(src), "ec2_ami_id = ami-60bd4609\n", "", 1), code: 1,
 			stderr: "\nERROR: on Line 10 of <stdin>: ec2_ami_id: EC2 jobs require a \"ec2_ami_id\" parameter\n"},
 		{name: "missing submit file", args: []string{"-dry-run", "-", "nowhere.sub"}, code: 1, stderr: "ERROR: Failed to open command file (nowhere.sub) (no such file or directory)"},
-		{name: "without -dry-run", args: []string{subFile}, code: 1, stderr: "cannot queue jobs yet"},
 		{name: "-dry-run without OUT", args: []string{"-dry-run"}, code: 1, stderr: "needs an output file"},
 		{name: "unknown option", args: []string{"-spool", subFile}, code: 1, stderr: "unknown or unsupported option -spool"},
 		{name: "two files", args: []string{"-dry-run", "-", subFile, subFile}, code: 1, stderr: "only one submit file"},
-		{name: "help", args: []string{"-help"}, stdout: "usage: condor_submit -dry-run OUT [FILE]"},
+		{name: "help", args: []string{"-help"}, stdout: "usage: condor_submit [options] [NAME=value ...] [FILE] [-queue ARGS]"},
 		{name: "unwritable OUT", args: []string{"-dry-run", filepath.Join(dir, "no", "such", "dir"), subFile}, code: 1, stderr: "cannot write the dry-run output"},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package qfmt
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -227,5 +228,50 @@ func TestArticleRun(t *testing.T) {
 		"   1.10  matt           10/18 13:50   0+00:00:16 slot3@SHADOW_STARTD@eeyore.local\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestProjectionCoversTables: every table view prints the same text from ads cut to
+// Projection(view) as from the whole ads, so no column reads an attribute the query
+// did not ask for.
+func TestProjectionCoversTables(t *testing.T) {
+	ads := testAds(t)
+	for _, ad := range ads {
+		ad.SetInt("ServerTime", testNow.Unix())
+	}
+	opts := Options{Now: testNow, Loc: time.UTC}
+	views := map[View]func(io.Writer, []*classad.ClassAd, Options) error{
+		ViewBatch: Batch, ViewNoBatch: NoBatch, ViewRun: Run, ViewHold: Hold, ViewGrid: Grid, ViewTotals: Totals,
+		ViewLong: History, // History has no view of its own: run it under a spare key
+	}
+	for v, print := range views {
+		proj := Projection(ViewBatch)
+		if v != ViewLong {
+			proj = Projection(v)
+		}
+		cut := make([]*classad.ClassAd, len(ads))
+		for i, ad := range ads {
+			cut[i] = classad.New()
+			for _, name := range proj {
+				if e, ok := ad.Lookup(name); ok {
+					cut[i].Set(name, e)
+				}
+			}
+		}
+		var whole, part bytes.Buffer
+		if err := print(&whole, ads, opts); err != nil {
+			t.Fatal(err)
+		}
+		if err := print(&part, cut, opts); err != nil {
+			t.Fatal(err)
+		}
+		if whole.String() != part.String() {
+			t.Errorf("view %d reads attributes outside Projection:\n--- whole ads:\n%s\n--- projected:\n%s", v, whole.String(), part.String())
+		}
+	}
+	for _, v := range []View{ViewLong, ViewJSON, ViewAutoFormat, ViewFormat} {
+		if p := Projection(v); p != nil {
+			t.Errorf("Projection(%d) = %v, want nil (all attributes)", v, p)
+		}
 	}
 }

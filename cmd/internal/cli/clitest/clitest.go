@@ -32,8 +32,12 @@ func (r Request) Decode(t testing.TB, v any) {
 }
 
 // Handler answers one request: an HTTP status and a value to send as JSON (an
-// api.ErrorBody for errors).
+// api.ErrorBody for errors), or Drop.
 type Handler func(body []byte) (status int, reply any)
+
+// Drop, as a Handler's status, closes the connection without a reply: the request
+// arrived but its answer is lost, as when the daemon dies mid-call.
+const Drop = -1
 
 // Server is a fake daemon. Its guarantee: every request that reached it is in
 // Requests(), in arrival order, whatever the handler answered.
@@ -139,6 +143,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	status, reply := http.StatusNotFound, any(api.ErrorBody{Error: "no such path " + r.URL.Path, Code: api.CodeNotFound})
 	if h != nil {
 		status, reply = h(body)
+	}
+	if status == Drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
