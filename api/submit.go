@@ -1,0 +1,224 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ec2grid/ec2grid/classad"
+	"github.com/ec2grid/ec2grid/jobs"
+)
+
+// AttrSubmitLogPending marks, on proc 0 of a cluster, that the cluster's submit events
+// (000) may not all be in their user logs yet. It is committed with the cluster and
+// deleted once the events are written; a daemon that starts and finds it writes the
+// missing events (Server.RecoverSubmitEvents).
+const AttrSubmitLogPending = "EC2GridSubmitLogPending"
+
+// The hold a submit file's hold = true asks for (reference §4.2; the reason is the text
+// condor_submit -dry-run prints).
+const (
+	holdCodeSubmittedOnHold = 15
+	holdReasonSubmitted     = "submitted on hold at user's request"
+)
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
+	var req SubmitRequest
+	if !decode(w, r, PathSubmit, MaxSubmitBody, &req) {
+		return
+	}
+	if len(req.Clusters) == 0 {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "submit: no clusters in the request", 0)
+		return
+	}
+	for i, c := range req.Clusters {
+		if len(c) == 0 {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("submit: cluster %d of the request has no jobs", i+1), 0)
+			return
+		}
+	}
+	if req.ExpectCluster < 0 {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("submit: expect_cluster %d is negative", req.ExpectCluster), 0)
+		return
+	}
+	clusters, err := parseClusters(req.Clusters)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "submit: "+err.Error(), 0)
+		return
+	}
+	req.Clusters = nil // the text is parsed; let the collector have it
+
+	ctx := r.Context()
+	now := s.now().Unix()
+	var out SubmitResponse
+	var made []madeCluster
+	s.submitMu.Lock()
+	for i, ads := range clusters {
+		key := ""
+		if req.SubmitKey != "" {
+			key = req.SubmitKey + "/" + strconv.Itoa(i)
+			c, ok, err := s.cfg.Store.SubmitKeyCluster(ctx, key)
+			if err != nil {
+				s.submitMu.Unlock()
+				s.storeError(w, "submit", err)
+				return
+			}
+			if ok {
+				// A retry: this cluster was committed by an earlier attempt.
+				out.Clusters = append(out.Clusters, SubmittedCluster{Cluster: c, Procs: len(ads)})
+				continue
+			}
+		}
+		next, err := s.cfg.Store.NextClusterID(ctx)
+		if err != nil {
+			s.submitMu.Unlock()
+			s.storeError(w, "submit", err)
+			return
+		}
+		if req.ExpectCluster != 0 && next != req.ExpectCluster+int64(i) {
+			s.submitMu.Unlock()
+			// Nothing new was committed by this request (clusters are consecutive, and
+			// the first new one is this one), so the client rebuilds every cluster for
+			// the id that makes this one land on next.
+			writeError(w, http.StatusConflict, CodeConflict,
+				fmt.Sprintf("submit: the ads were built for cluster %d, but the next cluster is %d (another submit came first); rebuild them and retry",
+					req.ExpectCluster+int64(i), next), next-int64(i))
+			return
+		}
+		pending := s.stamp(ads, peer, next, now)
+		c, err := s.cfg.Store.SubmitCluster(ctx, key, ads)
+		if err != nil {
+			s.submitMu.Unlock()
+			s.log.Error("submit failed", zap.String("user", peer.User), zap.Int("clusters_committed", len(made)), zap.Error(err))
+			s.storeError(w, fmt.Sprintf("submit cluster %d of %d (the %d before it are committed; retry with the same submit key)", i+1, len(clusters), len(made)), err)
+			s.writeSubmitEvents(context.WithoutCancel(ctx), made)
+			return
+		}
+		if c != next {
+			// Only this server submits, under submitMu; a different id means another
+			// writer shares the store, and GlobalJobId carries the wrong cluster.
+			s.log.Error("cluster id moved during submit", zap.Int64("expected", next), zap.Int64("got", c))
+		}
+		made = append(made, madeCluster{cluster: c, ads: ads, pending: pending})
+		out.Clusters = append(out.Clusters, SubmittedCluster{Cluster: c, Procs: len(ads)})
+	}
+	s.submitMu.Unlock()
+	if len(made) > 0 {
+		n := 0
+		for _, m := range made {
+			n += len(m.ads)
+		}
+		s.log.Info("submitted", zap.String("user", peer.User), zap.Int64("first_cluster", made[0].cluster),
+			zap.Int("clusters", len(made)), zap.Int("jobs", n))
+		if s.cfg.AfterSubmitCommit != nil {
+			s.cfg.AfterSubmitCommit()
+		}
+	}
+	// The events follow the commit, so a job is never in a log but not in the queue; a
+	// crash between the two leaves AttrSubmitLogPending for the next start. They are
+	// written even if the caller has gone away.
+	s.writeSubmitEvents(context.WithoutCancel(ctx), made)
+	writeJSON(w, &out)
+}
+
+// madeCluster is a cluster committed by one submit, for its user log events.
+type madeCluster struct {
+	cluster int64
+	ads     []*classad.ClassAd // as submitted (without ClusterId/ProcId)
+	pending bool               // carries AttrSubmitLogPending
+}
+
+// parseClusters parses every ad, on all CPUs when there are many.
+func parseClusters(texts [][]string) ([][]*classad.ClassAd, error) {
+	type item struct{ c, j int }
+	var items []item
+	out := make([][]*classad.ClassAd, len(texts))
+	for c, ads := range texts {
+		out[c] = make([]*classad.ClassAd, len(ads))
+		for j := range ads {
+			items = append(items, item{c, j})
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(items) < parallelParseMin {
+		workers = 1
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	chunk := (len(items) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(items))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, it := range items[lo:hi] {
+				ad, err := classad.ParseLong(texts[it.c][it.j])
+				if err != nil {
+					errs[w] = fmt.Errorf("cluster %d, job %d: %w", it.c+1, it.j, err)
+					return
+				}
+				out[it.c][it.j] = ad
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// stamp sets what the queue owns on a cluster's ads before its commit: the caller's
+// identity (a forged Owner is overwritten), the times, GlobalJobId and the initial
+// status. It reports whether the cluster needs submit events (some job has a UserLog),
+// in which case proc 0 carries AttrSubmitLogPending.
+func (s *Server) stamp(ads []*classad.ClassAd, peer Peer, cluster, now int64) bool {
+	logged := false
+	for proc, ad := range ads {
+		held := jobs.Status(ad) == jobs.StatusHeld
+		holdReason, _ := ad.EvalAttr(jobs.AttrHoldReason).StringValue()
+		for _, name := range ProtectedAttrs() {
+			ad.Delete(name)
+		}
+		ad.SetString(jobs.AttrOwner, peer.User)
+		ad.SetString("User", peer.User+"@"+s.host)
+		ad.SetInt("QDate", now)
+		ad.SetInt(jobs.AttrEnteredCurrentStatus, now)
+		ad.SetString("GlobalJobId", fmt.Sprintf("%s#%d.%d#%d", s.host, cluster, proc, now))
+		if held {
+			if holdReason == "" {
+				holdReason = holdReasonSubmitted
+			}
+			ad.SetInt(jobs.AttrJobStatus, jobs.StatusHeld)
+			ad.SetString(jobs.AttrHoldReason, holdReason)
+			ad.SetInt(jobs.AttrHoldReasonCode, holdCodeSubmittedOnHold)
+			ad.SetInt(jobs.AttrHoldReasonSubCode, 0)
+		} else {
+			ad.SetInt(jobs.AttrJobStatus, jobs.StatusIdle)
+		}
+		if userLogPath(ad) != "" {
+			logged = true
+		}
+	}
+	if logged {
+		ads[0].SetBool(AttrSubmitLogPending, true)
+	}
+	return logged
+}
+
+// submitTime is the event time of a job's 000 event: its QDate.
+func submitTime(ad *classad.ClassAd) time.Time {
+	q, _ := ad.EvalAttr("QDate").IntValue()
+	return time.Unix(q, 0)
+}
