@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -31,7 +32,7 @@ const maxKnobNameLen = len(knobMaxSubmitEC2)
 func parseFile(src []byte, filename string) ([]setting, error) {
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
-		return nil, diagError(diags)
+		return nil, diagError(diags, filename)
 	}
 	body, ok := file.Body.(*hclsyntax.Body)
 	if !ok {
@@ -41,12 +42,16 @@ func parseFile(src []byte, filename string) ([]setting, error) {
 	for _, s := range specs() {
 		known[s.Name] = s
 	}
-	var errs []string
+	type fileErr struct {
+		byte int
+		msg  string
+	}
+	var errs []fileErr
 	at := func(r hcl.Range, format string, args ...any) {
-		errs = append(errs, fmt.Sprintf("%s:%d: ", filename, r.Start.Line)+fmt.Sprintf(format, args...))
+		errs = append(errs, fileErr{r.Start.Byte, fmt.Sprintf("%s:%d: ", filename, r.Start.Line) + fmt.Sprintf(format, args...)})
 	}
 	for _, b := range body.Blocks {
-		at(b.TypeRange, "%s { ... }: config.hcl holds only NAME = value lines, not blocks", b.Type)
+		at(b.TypeRange, "%s { ... }: config.hcl holds only NAME = value lines, not blocks", printable(b.Type))
 	}
 	attrs := make([]*hclsyntax.Attribute, 0, len(body.Attributes))
 	for _, a := range body.Attributes {
@@ -60,7 +65,7 @@ func parseFile(src []byte, filename string) ([]setting, error) {
 		sp, ok := known[name]
 		switch {
 		case !ok:
-			at(a.NameRange, "unknown knob %s%s", a.Name, suggest(name))
+			at(a.NameRange, "unknown knob %s%s", printable(a.Name), suggest(name))
 			continue
 		case sp.envOnly:
 			at(a.NameRange, "%s can only be set in the environment: it says where config.hcl is", sp.Name)
@@ -83,7 +88,12 @@ func parseFile(src []byte, filename string) ([]setting, error) {
 		out = append(out, setting{name: sp.Name, value: text, line: a.NameRange.Start.Line})
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].byte < errs[j].byte })
+		lines := make([]string, len(errs))
+		for i, e := range errs {
+			lines[i] = e.msg
+		}
+		return nil, fmt.Errorf("%s", strings.Join(lines, "\n"))
 	}
 	return out, nil
 }
@@ -120,6 +130,17 @@ func valueText(v cty.Value, kind string) (string, error) {
 	}
 }
 
+// printable is name as written when it is plain ASCII, else quoted, so that an error
+// about a garbled name stays on one readable line.
+func printable(name string) string {
+	for _, c := range []byte(name) {
+		if c < ' ' || c > '~' {
+			return strconv.Quote(name)
+		}
+	}
+	return name
+}
+
 // kindNoun is how an error names a kind of value.
 func kindNoun(kind string) string {
 	switch kind {
@@ -140,7 +161,7 @@ func kindNoun(kind string) string {
 
 // diagError turns HCL's syntax diagnostics into one error, a line each, in the
 // FILE:LINE:COL form compilers use.
-func diagError(diags hcl.Diagnostics) error {
+func diagError(diags hcl.Diagnostics, filename string) error {
 	var lines []string
 	for _, d := range diags {
 		if d.Severity != hcl.DiagError {
@@ -149,6 +170,8 @@ func diagError(diags hcl.Diagnostics) error {
 		msg := diagText(hcl.Diagnostics{d})
 		if d.Subject != nil {
 			msg = fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, msg)
+		} else {
+			msg = filename + ": " + msg
 		}
 		lines = append(lines, msg)
 	}
@@ -183,7 +206,8 @@ func suggest(name string) string {
 	}
 	best, bestD := "", maxSuggestDistance+1
 	for _, s := range specs() {
-		if d := distance(name, s.Name); d < bestD {
+		// A short name is near every other short name: allow an edit per 4 letters.
+		if d := distance(name, s.Name); d < bestD && d <= max(1, len(s.Name)/4) {
 			best, bestD = s.Name, d
 		}
 	}
