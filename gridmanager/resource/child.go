@@ -235,7 +235,7 @@ func (r *Resource) Run(ctx context.Context) error {
 			r.curChild = ch
 			r.mu.Unlock()
 			r.publish(cl)
-			r.askPing()
+			r.pingNewChild()
 			select {
 			case <-cl.Done():
 			case <-ch.exited:

@@ -13,7 +13,7 @@ import (
 	"github.com/ec2grid/ec2grid/gahp/ec2"
 )
 
-// askPing asks the pinger for a ping (at most one waits).
+// askPing asks the pinger for a ping (at most one ask waits).
 func (r *Resource) askPing() {
 	select {
 	case r.pingAsk <- struct{}{}:
@@ -21,8 +21,18 @@ func (r *Resource) askPing() {
 	}
 }
 
-// pinger sends EC2_VM_SERVER_TYPE when asked (a new child, transport errors), no more
-// often than minPingSpacing while up, and every PingInterval while down.
+// pingNewChild asks for a ping at once: a new child always pings first, to learn (again)
+// whether the cloud is up and its server type.
+func (r *Resource) pingNewChild() {
+	r.mu.Lock()
+	r.newChild = true
+	r.mu.Unlock()
+	r.askPing()
+}
+
+// pinger sends EC2_VM_SERVER_TYPE when a child starts, when asked after transport errors
+// (no more often than minPingSpacing, and not at all while down: the retry does that),
+// and every PingInterval while down.
 func (r *Resource) pinger(ctx context.Context) {
 	var retry <-chan time.Time
 	for {
@@ -30,17 +40,21 @@ func (r *Resource) pinger(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.pingAsk:
-		case <-retry:
-		}
-		h := r.Health()
-		if h.Up && !h.Since.IsZero() {
-			// Up: space pings out, as HTCondor's probeDelay does.
 			r.mu.Lock()
-			wait := minPingSpacing - time.Since(r.lastPing)
+			fresh := r.newChild
+			r.newChild = false
+			h, last := r.health, r.lastPing
 			r.mu.Unlock()
-			if wait > 0 && !sleep(ctx, wait) {
-				return
+			if !fresh {
+				if !h.Up && !h.Since.IsZero() {
+					continue // down: the retry timer pings
+				}
+				// Up: space pings out, as HTCondor's probeDelay does.
+				if !sleep(ctx, minPingSpacing-time.Since(last)) {
+					return
+				}
 			}
+		case <-retry:
 		}
 		r.ping(ctx)
 		if ctx.Err() != nil {
@@ -190,6 +204,9 @@ func (r *Resource) probe(ctx context.Context) {
 
 // sleep waits d or until ctx ends; it reports whether d passed.
 func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

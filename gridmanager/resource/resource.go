@@ -214,6 +214,7 @@ type Resource struct {
 	health   Health
 	spotJobs int
 	lastPing time.Time
+	newChild bool // a child started since the last ping
 
 	probeAsk chan struct{} // ProbeSoon: one pending ask is enough
 	pingAsk  chan struct{} // a ping is wanted
@@ -327,7 +328,7 @@ func (r *Resource) Call(ctx context.Context, prio Priority, command string, args
 			if len(res) == 0 {
 				return nil, fmt.Errorf("resource %s: %s: empty result line", r.key.URL, command)
 			}
-			if res[0] != gahp.ResultSuccess && len(res) >= 2 && transportCode(res[1]) {
+			if res[0] != gahp.ResultSuccess && transportCode(res) && !strings.EqualFold(command, ec2.CmdServerType) {
 				r.askPing()
 			}
 			return res, nil
@@ -388,7 +389,11 @@ func (r *Resource) send(ctx context.Context, cl *gahp.Client, command string, li
 
 // transportCode reports whether a failure code says the cloud could not be reached (or
 // answered with a server fault), which is worth a ping to tell whether it is down.
-func transportCode(code string) bool {
+func transportCode(res []string) bool {
+	code := ""
+	if len(res) > 1 {
+		code = res[1]
+	}
 	switch code {
 	case "", "E_CURL_IO", "NEED_CHECK_VM_START", "NEED_CHECK_SSHKEY":
 		return true
