@@ -9,20 +9,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/user"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"syscall"
 
 	"github.com/ec2grid/ec2grid/classad"
+	"github.com/ec2grid/ec2grid/config"
 )
-
-// DefaultHomeDir is EC2GRID_HOME's default, under the user's home directory.
-const DefaultHomeDir = ".ec2grid"
-
-// SocketName is the socket's file name under EC2GRID_HOME when EC2GRID_SOCKET is unset.
-const SocketName = "daemon.sock"
 
 // parallelParseMin is the number of ads from which Query parses them on all CPUs: below
 // it, starting goroutines costs more than parsing.
@@ -34,31 +27,14 @@ const maxErrorBody = 64 << 10
 
 // SocketPath returns EC2GRID_HOME (default ~/.ec2grid) and the daemon's socket
 // (EC2GRID_SOCKET, default home/daemon.sock), both absolute; env is os.Getenv in
-// production. It is the one place commands and the daemon agree on paths.
+// production. It resolves them with config.Load, as the daemon does, so commands and the
+// daemon always agree (EC2GRID_SOCKET may come from the environment or config.hcl).
 func SocketPath(env func(string) string) (home, socket string, err error) {
-	home = env("EC2GRID_HOME")
-	if home == "" {
-		dir := env("HOME")
-		if dir == "" {
-			u, uerr := user.Current()
-			if uerr != nil || u.HomeDir == "" {
-				return "", "", fmt.Errorf("EC2GRID_HOME is unset and the home directory is unknown (set EC2GRID_HOME or HOME): %v", uerr)
-			}
-			dir = u.HomeDir
-		}
-		home = filepath.Join(dir, DefaultHomeDir)
+	cfg, err := config.Load(env)
+	if err != nil {
+		return "", "", fmt.Errorf("ec2grid configuration: %w", err)
 	}
-	if home, err = filepath.Abs(home); err != nil {
-		return "", "", fmt.Errorf("EC2GRID_HOME %q: %w", home, err)
-	}
-	socket = env("EC2GRID_SOCKET")
-	if socket == "" {
-		socket = filepath.Join(home, SocketName)
-	}
-	if socket, err = filepath.Abs(socket); err != nil {
-		return "", "", fmt.Errorf("EC2GRID_SOCKET %q: %w", socket, err)
-	}
-	return home, socket, nil
+	return cfg.Home, cfg.Socket, nil
 }
 
 // Client calls the daemon over its Unix socket. It is safe for concurrent use. Its
