@@ -37,6 +37,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "cloud", synopsis: "run a local EC2-compatible cloud (EC2 Query API) for demos and tests", run: runCloud},
+		{name: "daemon", synopsis: "run the job queue daemon in the foreground", run: runDaemon},
+		{name: "status", synopsis: "say whether the daemon is running, and its pid, home, socket, uptime and jobs", run: runStatus},
+		{name: "stop", synopsis: "stop the running daemon and wait until it has exited", run: runStop},
 	}
 }
 
