@@ -40,16 +40,18 @@ const usage = `Usage: condor_q [options] [restrictions]
 `
 
 // clock is what the output depends on besides the ads: the time and zone the tables
-// show, and this host's name for the banner. Tests fix them for golden output.
+// show, this host's name for the banner, and the querying user (whose jobs condor_q
+// shows by default). Tests fix them for golden output.
 type clock struct {
 	now  func() time.Time
 	loc  *time.Location
 	host string
+	user string
 }
 
 func main() {
 	host, _ := os.Hostname()
-	os.Exit(run(os.Args[1:], cli.OSEnv(), clock{now: time.Now, loc: time.Local, host: host}))
+	os.Exit(run(os.Args[1:], cli.OSEnv(), clock{now: time.Now, loc: time.Local, host: host, user: cli.CurrentUser(os.Getenv)}))
 }
 
 func run(args []string, env cli.Env, clk clock) int {
@@ -59,7 +61,7 @@ func run(args []string, env cli.Env, clk clock) int {
 			return cli.ExitOK
 		}
 	}
-	user := cli.CurrentUser(env.Getenv)
+	user := clk.user
 	q, err := qfmt.ParseArgs(args, user)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, err.Error())
