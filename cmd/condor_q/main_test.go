@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"net/http"
 	"os"
@@ -50,61 +49,11 @@ var fixture = []string{
 	   GridJobId = "ec2 https://ec2.amazonaws.com/ 9b1e i-0123456789abcdef0" ]`,
 }
 
-// fakeQueue is a daemon whose query answers from the fixture, evaluating the request's
-// constraint and applying its projection and limit as the real one does.
+// fakeQueue is a daemon whose query answers from the ads given.
 func fakeQueue(t *testing.T, srcs []string) *clitest.Server {
 	t.Helper()
-	var ads []*classad.ClassAd
-	for i, s := range srcs {
-		ad, err := classad.ParseAd(s)
-		if err != nil {
-			t.Fatalf("fixture %d: %v", i, err)
-		}
-		ads = append(ads, ad)
-	}
 	s := clitest.New(t)
-	s.Handle(api.PathQuery, func(body []byte) (int, any) {
-		var req api.QueryRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			return http.StatusBadRequest, api.ErrorBody{Error: err.Error(), Code: api.CodeBadRequest}
-		}
-		match := classad.Literal(classad.Bool(true))
-		if req.Constraint != "" {
-			e, err := classad.ParseExpr(req.Constraint)
-			if err != nil {
-				return http.StatusBadRequest, api.ErrorBody{Error: err.Error(), Code: api.CodeBadRequest}
-			}
-			match = e
-		}
-		var out api.QueryResponse
-		for _, ad := range ads {
-			if ok, _ := ad.Eval(match).BoolValue(); !ok {
-				continue
-			}
-			if req.Owner != "" && strAttr(ad, "Owner") != req.Owner {
-				continue
-			}
-			sent := ad
-			if len(req.Projection) > 0 {
-				sent = classad.New()
-				for _, n := range append([]string{"ClusterId", "ProcId"}, req.Projection...) {
-					if e, ok := ad.Lookup(n); ok {
-						sent.Set(n, e)
-					}
-				}
-			}
-			out.Ads = append(out.Ads, sent.MarshalLong())
-			if req.Limit > 0 && len(out.Ads) == req.Limit {
-				break
-			}
-		}
-		return http.StatusOK, out
-	})
-	return s
-}
-
-func strAttr(ad *classad.ClassAd, name string) string {
-	s, _ := ad.EvalAttr(name).StringValue()
+	s.Handle(api.PathQuery, clitest.Queue(t, srcs, nil))
 	return s
 }
 

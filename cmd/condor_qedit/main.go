@@ -12,6 +12,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/ec2grid/ec2grid/api"
@@ -82,6 +83,9 @@ func run(args []string, env cli.Env) int {
 		attr, value := pairs[p], pairs[p+1]
 		if !isAttrName(attr) {
 			return fail("Update aborted, illegal attribute name: %s", attr)
+		}
+		if slices.ContainsFunc(api.ProtectedAttrs(), func(p string) bool { return strings.EqualFold(p, attr) }) {
+			return fail("ERROR: attribute %s belongs to the queue and cannot be changed with condor_qedit", attr)
 		}
 		if _, err := classad.ParseExpr(value); err != nil {
 			return fail("Update aborted, illegal value for attribute %s: %s (%v); a string needs quotes, as in '\"%s\"'", attr, value, err, value)

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ec2grid/ec2grid/api"
+	"github.com/ec2grid/ec2grid/classad"
 )
 
 // Request is one request the fake daemon received.
@@ -156,4 +157,65 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(reply)
+}
+
+// Queue is a query handler answering from fixed ads (ClassAd source, "[ ... ]"): queue
+// for condor_q's queries, history (in the order given, newest first) for History ones.
+// It evaluates the request's constraint and applies its owner, projection and limit as
+// the daemon does.
+func Queue(t testing.TB, queue, history []string) Handler {
+	t.Helper()
+	parse := func(srcs []string) []*classad.ClassAd {
+		var ads []*classad.ClassAd
+		for i, s := range srcs {
+			ad, err := classad.ParseAd(s)
+			if err != nil {
+				t.Fatalf("fixture ad %d: %v", i, err)
+			}
+			ads = append(ads, ad)
+		}
+		return ads
+	}
+	q, h := parse(queue), parse(history)
+	return func(body []byte) (int, any) {
+		var req api.QueryRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return http.StatusBadRequest, api.ErrorBody{Error: err.Error(), Code: api.CodeBadRequest}
+		}
+		match := classad.Literal(classad.Bool(true))
+		if req.Constraint != "" {
+			e, err := classad.ParseExpr(req.Constraint)
+			if err != nil {
+				return http.StatusBadRequest, api.ErrorBody{Error: err.Error(), Code: api.CodeBadRequest}
+			}
+			match = e
+		}
+		ads := q
+		if req.History {
+			ads = h
+		}
+		out := api.QueryResponse{Ads: []string{}}
+		for _, ad := range ads {
+			if ok, _ := ad.Eval(match).BoolValue(); !ok {
+				continue
+			}
+			if owner, _ := ad.EvalAttr("Owner").StringValue(); req.Owner != "" && owner != req.Owner {
+				continue
+			}
+			sent := ad
+			if len(req.Projection) > 0 {
+				sent = classad.New()
+				for _, n := range append([]string{"ClusterId", "ProcId"}, req.Projection...) {
+					if e, ok := ad.Lookup(n); ok {
+						sent.Set(n, e)
+					}
+				}
+			}
+			out.Ads = append(out.Ads, sent.MarshalLong())
+			if req.Limit > 0 && len(out.Ads) == req.Limit {
+				break
+			}
+		}
+		return http.StatusOK, out
+	}
 }
