@@ -26,10 +26,11 @@ type fakeGahp struct {
 	mu       sync.Mutex
 	spawns   int
 	hang     bool // the next children never print a banner
+	mute     bool // the next children answer the handshake, then nothing
 	children []*child
-	calls    map[string]int      // per command, over all children
-	stops    [][]string          // the ids of each EC2_VM_STOP
-	order    []string            // commands in the order their handlers started
+	calls    map[string]int // per command, over all children
+	stops    [][]string     // the ids of each EC2_VM_STOP
+	order    []string       // commands in the order their handlers started
 	handlers map[string]func(ctx context.Context, gen int, req gahp.Request) []string
 }
 
@@ -96,7 +97,7 @@ func (f *fakeGahp) spawn(ctx context.Context) (*child, error) {
 	sctx, cancel := context.WithCancel(context.Background())
 	f.mu.Lock()
 	f.spawns++
-	gen, hang := f.spawns, f.hang
+	gen, hang, mute := f.spawns, f.hang, f.mute
 	f.mu.Unlock()
 	exited := make(chan struct{})
 	var serr error
@@ -104,6 +105,8 @@ func (f *fakeGahp) spawn(ctx context.Context) (*child, error) {
 		defer close(exited)
 		if hang {
 			<-sctx.Done()
+		} else if mute {
+			serr = muteServe(sctx, inR, outW)
 		} else {
 			var cmds []gahp.Command
 			for _, c := range fakeCommands {
@@ -253,4 +256,40 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// teeTo copies every log entry, encoded, to w as well.
+func teeTo(w func([]byte)) zap.Option {
+	return zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+		sink := zapcore.AddSync(writerFunc(func(p []byte) (int, error) { w(p); return len(p), nil }))
+		return zapcore.NewTee(c, zapcore.NewCore(enc, sink, zapcore.DebugLevel))
+	})
+}
+
+// muteServe answers the handshake as a GAHP server does, then reads lines and answers none:
+// a hung server.
+func muteServe(ctx context.Context, in io.Reader, out io.Writer) error {
+	if _, err := io.WriteString(out, ec2.Version+"\n"); err != nil {
+		return err
+	}
+	lr := gahp.NewLineReader(in, gahp.MaxRequestLine)
+	for {
+		line, err := lr.ReadLine()
+		if err != nil {
+			return err
+		}
+		var reply []string
+		switch gahp.Tokenize(string(line))[0] {
+		case gahp.CmdCommands:
+			reply = append([]string{gahp.ReturnSuccess, gahp.CmdAsyncModeOn, gahp.CmdResults, gahp.CmdQuit}, fakeCommands...)
+		case gahp.CmdAsyncModeOn:
+			reply = []string{gahp.ReturnSuccess}
+		default:
+			continue
+		}
+		if _, err := out.Write(gahp.AppendLine(nil, reply...)); err != nil {
+			return err
+		}
+	}
 }

@@ -196,8 +196,9 @@ type Resource struct {
 
 	// spawn starts a child; tests replace it with an in-process fake.
 	spawn func(ctx context.Context) (*child, error)
-	// backoffMin is restartBackoffMin; tests shorten it.
-	backoffMin time.Duration
+	// backoffMin is restartBackoffMin and respTimeout responseTimeout; tests shorten them.
+	backoffMin  time.Duration
+	respTimeout time.Duration
 
 	pending *slots // MaxPending, three priorities
 	submits *slots // MaxSubmitted, one priority
@@ -225,16 +226,17 @@ type Resource struct {
 func New(key Key, opts Options, l Listener) *Resource {
 	opts.setDefaults()
 	r := &Resource{
-		key:        key,
-		opts:       opts,
-		l:          l,
-		log:        opts.Logger.With(zap.String("resource", key.String())),
-		backoffMin: restartBackoffMin,
-		pending:    newSlots(opts.MaxPending),
-		submits:    newSlots(opts.MaxSubmitted),
-		changed:    make(chan struct{}),
-		probeAsk:   make(chan struct{}, 1),
-		pingAsk:    make(chan struct{}, 1),
+		key:         key,
+		opts:        opts,
+		l:           l,
+		log:         opts.Logger.With(zap.String("resource", key.String())),
+		backoffMin:  restartBackoffMin,
+		respTimeout: responseTimeout,
+		pending:     newSlots(opts.MaxPending),
+		submits:     newSlots(opts.MaxSubmitted),
+		changed:     make(chan struct{}),
+		probeAsk:    make(chan struct{}, 1),
+		pingAsk:     make(chan struct{}, 1),
 	}
 	r.spawn = r.execGahp
 	r.base, r.baseCancel = context.WithCancel(context.Background())
@@ -350,7 +352,7 @@ var errChildLost = errors.New("gahp child lost")
 // send sends one request on cl and waits for its result. A child that does not accept the
 // line within responseTimeout is hung: it is killed, and the command counts as lost.
 func (r *Resource) send(ctx context.Context, cl *gahp.Client, command string, line []string) ([]string, error) {
-	sctx, cancel := context.WithTimeout(ctx, responseTimeout)
+	sctx, cancel := context.WithTimeout(ctx, r.respTimeout)
 	_, ch, err := cl.Submit(sctx, command, line...)
 	cancel()
 	if err != nil {
@@ -361,11 +363,20 @@ func (r *Resource) send(ctx context.Context, cl *gahp.Client, command string, li
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
-			r.log.Error("gahp did not accept a request in time; killing it", zap.String("command", command), zap.Duration("timeout", responseTimeout))
+			r.log.Error("gahp did not accept a request in time; killing it", zap.String("command", command), zap.Duration("timeout", r.respTimeout))
 			r.killClient(cl)
 			return nil, errChildLost
-		default: // the pipe broke or the output ended
-			<-cl.Done()
+		default: // the pipe broke or the output ended: the child is going
+			t := time.NewTimer(r.respTimeout)
+			defer t.Stop()
+			select {
+			case <-cl.Done():
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-t.C:
+				r.log.Error("gahp's input is broken but it lives on; killing it", zap.String("command", command), zap.Error(err))
+				r.killClient(cl)
+			}
 			return nil, errChildLost
 		}
 	}

@@ -141,8 +141,42 @@ func TestRestartReissues(t *testing.T) {
 	}
 }
 
-// TestHungChildKilled is covered by send's responseTimeout path only in principle (20 s);
-// here: a child that exits on its own (QUIT by someone else, crash) is noticed and replaced.
+// TestHungChildKilled: a child that stops answering request lines is killed after the
+// response timeout; the command in flight goes to the next child (a start: ErrLost).
+func TestHungChildKilled(t *testing.T) {
+	t.Parallel()
+	f := newFakeGahp(t)
+	f.mute = true
+	r := New(testKey, Options{Logger: testLogger(t), ProbeInterval: time.Hour}, nil)
+	r.spawn = f.spawn
+	r.backoffMin = 10 * time.Millisecond
+	r.respTimeout = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the first child", func() bool { return f.spawned() == 1 })
+	f.mu.Lock()
+	f.mute = false
+	f.mu.Unlock()
+	if res, err := r.Call(ctxT(t), Medium, ec2.CmdCreateTags, "i-1", "a=b"); err != nil || res[0] != "0" {
+		t.Errorf("tags via a hung child = %q, %v; want the next child's answer", res, err)
+	}
+	if f.spawned() < 2 {
+		t.Errorf("%d children, want the hung one replaced", f.spawned())
+	}
+	f.mu.Lock()
+	f.mute = true
+	f.mu.Unlock()
+	f.kill(f.spawned())
+	waitFor(t, "a mute child", func() bool { return f.spawned() >= 3 })
+	if _, err := r.Call(ctxT(t), Low, ec2.CmdStart, "ami"); !errors.Is(err, ErrLost) {
+		t.Errorf("start via a hung child = %v, want ErrLost", err)
+	}
+}
+
+// TestChildExitReplaced: a child that exits on its own (QUIT by someone else, a crash) is
+// noticed and replaced, again and again.
 func TestChildExitReplaced(t *testing.T) {
 	t.Parallel()
 	f := newFakeGahp(t)
