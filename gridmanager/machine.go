@@ -1,0 +1,308 @@
+package gridmanager
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/ec2grid/ec2grid/gridmanager/resource"
+	"github.com/ec2grid/ec2grid/jobs"
+)
+
+// holdWith records the hold and moves the job to stHold.
+func holdWith(j *job, h hold) state {
+	j.ext().hold = &h
+	return stHold
+}
+
+// canCall says whether commands may go to the job's resource: HTCondor sends none while
+// the resource is unknown or down (results_only mode, §3.1).
+func (m *Manager) canCall(j *job) bool {
+	h := j.rs.health
+	return h.Up && !h.Since.IsZero()
+}
+
+// waiting reports whether the job's wake time is still ahead (and arms it).
+func (m *Manager) waiting(j *job) bool {
+	if j.wakeAt.IsZero() || !m.now().Before(j.wakeAt) {
+		j.wakeAt = timeZero
+		return false
+	}
+	m.wake(j, j.wakeAt)
+	return true
+}
+
+// retryLater makes the job wait RetryDelay before its state runs again.
+func (m *Manager) retryLater(j *job, s state) state {
+	j.wakeAt = m.now().Add(m.opts.RetryDelay)
+	m.wake(j, j.wakeAt)
+	return s
+}
+
+// recoverState picks where a job starts from its ad alone (§3.3 and issue 7's rules).
+func (m *Manager) recoverState(j *job) state {
+	switch {
+	case j.status == jobs.StatusCompleted:
+		return stDelete // completion was committed; 005 and the move to history remain
+	case j.instanceID != "":
+		return stSubmitted // probe it; a removed or held job cancels from there
+	case j.spotReqID != "":
+		return stSpotSubmitted
+	case j.token == "":
+		if j.gone() {
+			return m.abandon(j)
+		}
+		return stSaveClientToken
+	}
+	// A token but no id: a start may have been sent.
+	j.maybeStarted = true
+	switch {
+	case j.spot:
+		return stSpotCheck
+	case j.gone() || !clientTokenWorks(j.serverType):
+		return stSeekInstanceID
+	}
+	return stStartVM // the same token makes the start idempotent
+}
+
+// afterGone is where a removed or held job goes to let go of its cloud resources.
+func (m *Manager) afterGone(j *job) state {
+	switch {
+	case j.instanceID != "":
+		return stCancel
+	case j.spotReqID != "":
+		return stSpotCancel
+	case j.maybeStarted && j.token != "":
+		if j.spot {
+			return stSpotCheck
+		}
+		return stSeekInstanceID
+	}
+	return m.abandon(j)
+}
+
+// abandon: nothing runs at the cloud; forget the request (unless the job leaves the queue
+// anyway) and clean up.
+func (m *Manager) abandon(j *job) state {
+	if j.status == jobs.StatusRemoved || j.status == jobs.StatusCompleted {
+		return stDelete
+	}
+	return stClearRequest
+}
+
+// postCancel: the instance is gone.
+func (m *Manager) postCancel(j *job) state {
+	if j.completion {
+		return stDoneSave
+	}
+	return m.abandon(j)
+}
+
+func stateInit(m *Manager, j *job) state {
+	if j.setupErr != nil {
+		if j.status == jobs.StatusRemoved {
+			return stDelete
+		}
+		return holdWith(j, *j.setupErr)
+	}
+	if j.rs.health.Since.IsZero() {
+		return stInit // the first ping decides
+	}
+	if af := j.rs.health.AuthFailure; af != "" && !j.gone() {
+		return holdWith(j, holdAuth(af))
+	}
+	return m.recoverState(j)
+}
+
+func stateSaveClientToken(m *Manager, j *job) state {
+	if r := j.take(); r != nil {
+		if r.err != nil {
+			m.log.Warn("commit client token", zapJob(j), errField(r.err))
+			return m.retryLater(j, stSaveClientToken)
+		}
+		return m.firstStart(j)
+	}
+	if j.gone() {
+		return m.abandon(j)
+	}
+	st := j.rs.health.ServerType
+	if j.rs.health.Since.IsZero() || st == "" {
+		return stSaveClientToken
+	}
+	needKey := j.keyFile != "" || !clientTokenWorks(st)
+	if needKey && j.keyPair != "" && !j.ownKey {
+		return holdWith(j, holdKeypairType(st))
+	}
+	token := uuid.NewString()
+	changes := []jobs.Change{
+		jobs.SetString(jobs.AttrGridJobID, GridJobID{URL: j.rs.key.URL, Token: token}.String()),
+		jobs.SetString(attrServerType, st),
+	}
+	name := j.keyPair
+	if needKey && name == "" {
+		ad, err := m.store.Get(m.ctx, j.id)
+		if err != nil {
+			return m.retryLater(j, stSaveClientToken)
+		}
+		name = m.keyPairName(ad)
+		changes = append(changes, jobs.SetString(attrKeyPair, name))
+	}
+	m.launch(j, m.ops, func(ctx context.Context) *result {
+		err := m.store.Update(ctx, j.id, changes, jobs.Durable)
+		if err == nil {
+			m.opts.Crash("after-token-commit")
+		}
+		return &result{err: err, apply: func(j *job) {
+			if err == nil {
+				j.token, j.serverType, j.keyPair = token, st, name
+				j.ownKey = j.ownKey || needKey
+			}
+		}}
+	})
+	return stSaveClientToken
+}
+
+// firstStart is where a job goes once its token is committed.
+func (m *Manager) firstStart(j *job) state {
+	switch {
+	case j.ownKey:
+		return stCreateKeyPair
+	case j.spot:
+		return stSpotStart
+	}
+	return stStartVM
+}
+
+func stateCreateKeyPair(m *Manager, j *job) state {
+	if r := j.take(); r != nil {
+		t := r.failureText()
+		switch {
+		case r.ok() || strings.Contains(t, "KeyPairExists") || strings.Contains(t, "Keypair already exists") || strings.Contains(t, "InvalidKeyPair.Duplicate"):
+			j.tries = 0
+			if j.spot {
+				return stSpotStart
+			}
+			return stStartVM
+		case (r.code() == "NEED_CHECK_SSHKEY" || r.err != nil) && j.tries < maxKeypairTries:
+			return m.retryLater(j, stCreateKeyPair)
+		}
+		j.tries = 0
+		return holdWith(j, holdKeypairCreate(r.errorString()))
+	}
+	if j.gone() {
+		if j.maybeStarted {
+			return m.afterGone(j)
+		}
+		return m.abandon(j)
+	}
+	if m.waiting(j) || !m.canCall(j) {
+		return stCreateKeyPair
+	}
+	file := j.keyFile
+	if file == "" {
+		file = "/dev/null"
+	}
+	j.tries++
+	j.keyMaybeCreated = true
+	name := j.keyPair
+	m.launch(j, m.ops, m.callOp(j.rs.cloud, resource.Medium, "EC2_VM_CREATE_KEYPAIR", name, file))
+	return stCreateKeyPair
+}
+
+func stateStartVM(m *Manager, j *job) state {
+	if r := j.take(); r != nil {
+		return m.startResult(j, r)
+	}
+	if j.instanceID != "" {
+		return stSaveInstanceID // a pass found the instance a lost start made
+	}
+	if j.gone() {
+		m.releaseSlot(j)
+		if j.maybeStarted {
+			return stSeekInstanceID
+		}
+		return m.abandon(j)
+	}
+	if m.waiting(j) || !m.canCall(j) {
+		return stStartVM
+	}
+	m.launchStart(j)
+	return stStartVM
+}
+
+// startResult handles EC2_VM_START's answer.
+func (m *Manager) startResult(j *job, r *result) state {
+	switch {
+	case r.cancelled():
+		return stStartVM // gone while waiting for a slot: the next run leaves
+	case r.ok() && len(r.fields) >= 2:
+		j.instanceID = r.fields[1]
+		j.startedAt, j.lastSeen = m.now(), m.now()
+		j.tries = 0
+		m.stats.starts.Add(1)
+		return stSaveInstanceID
+	case r.lost():
+		j.maybeStarted = true
+		j.tries++
+		if j.tries >= maxStartTries {
+			m.releaseSlot(j)
+			return holdWith(j, holdStartUnconfirmed(r.errorString()))
+		}
+		if clientTokenWorks(j.serverType) {
+			return m.retryLater(j, stStartVM)
+		}
+		return stSeekInstanceID
+	case strings.Contains(r.failureText(), "InstanceLimitExceeded"):
+		m.releaseSlot(j) // HTCondor's dead branch (§10.4), alive here
+		return m.retryLater(j, stStartVM)
+	}
+	m.releaseSlot(j)
+	return holdWith(j, holdStart(r.errorString()))
+}
+
+func stateSaveInstanceID(m *Manager, j *job) state {
+	if r := j.take(); r != nil {
+		if r.err != nil {
+			m.log.Warn("commit instance id", zapJob(j), errField(r.err))
+			return m.retryLater(j, stSaveInstanceID)
+		}
+		j.submitLogged = true
+		j.rs.cloud.ProbeSoon()
+		return stSubmitted
+	}
+	if m.waiting(j) {
+		return stSaveInstanceID
+	}
+	m.rememberInstance(j)
+	gid := j.gridJobID().String()
+	changes := []jobs.Change{
+		jobs.SetString(jobs.AttrGridJobID, gid),
+		jobs.SetString(attrInstanceName, j.instanceID),
+		jobs.Unset(attrSpotRequestID),
+	}
+	if j.remote.state == "" || j.spotReqID != "" {
+		j.remote.state = "pending"
+		changes = append(changes, jobs.SetString(attrGridJobStatus, "pending"))
+	}
+	j.spotReqID = ""
+	first := !j.submitLogged
+	m.launch(j, m.ops, func(ctx context.Context) *result {
+		err := m.store.Update(ctx, j.id, changes, jobs.Durable)
+		if err == nil && first {
+			m.writeLog(ctx, j.id, logGridSubmit)
+		}
+		return &result{err: err}
+	})
+	return stSaveInstanceID
+}
+
+func stateSubmitted(m *Manager, j *job) state {
+	if j.gone() {
+		return stCancel
+	}
+	if j.changed {
+		return stProbe
+	}
+	return stSubmitted
+}
