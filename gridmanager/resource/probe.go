@@ -111,8 +111,12 @@ func errorText(s string) string {
 }
 
 // setHealth applies change and tells the listener if anything changed (and on the first
-// answer, so the job layer learns the server type).
+// answer, so the job layer learns the server type). Coming up asks for an early probe, so
+// jobs learn their instances' states without waiting a whole probe interval.
 func (r *Resource) setHealth(change func(*Health)) {
+	// notifyMu keeps the news in the order of the changes (the pinger and Run both report).
+	r.notifyMu.Lock()
+	defer r.notifyMu.Unlock()
 	r.mu.Lock()
 	old := r.health
 	h := old
@@ -127,6 +131,9 @@ func (r *Resource) setHealth(change func(*Health)) {
 	}
 	if h.Up != old.Up {
 		r.log.Info("resource health changed", zap.Bool("up", h.Up), zap.String("server_type", h.ServerType))
+	}
+	if h.Up && !old.Up {
+		r.ProbeSoon()
 	}
 	if r.l != nil {
 		r.l.Health(r.key, h)

@@ -206,6 +206,8 @@ type Resource struct {
 	base       context.Context // ends when Run returns: calls then fail with ErrStopped
 	baseCancel context.CancelFunc
 
+	notifyMu sync.Mutex // orders Health news; taken before mu
+
 	mu       sync.Mutex
 	running  bool
 	cl       *gahp.Client  // the live child's client; nil while there is none

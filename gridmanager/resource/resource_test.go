@@ -317,6 +317,49 @@ func TestStopFallback(t *testing.T) {
 	}
 }
 
+// TestStopBatchTransportFailure: a batched stop that fails in transport is every caller's
+// answer; it is not retried per id against a cloud that cannot be reached.
+func TestStopBatchTransportFailure(t *testing.T) {
+	t.Parallel()
+	f := newFakeGahp(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	first := true
+	refused := []string{"1", "E_CURL_IO", "curl_easy_perform() failed (7): 'Couldn't connect to server'."}
+	f.handle(ec2.CmdStop, func(context.Context, int, gahp.Request) []string {
+		mu.Lock()
+		hold := first
+		first = false
+		mu.Unlock()
+		if hold {
+			<-release
+		}
+		return refused
+	})
+	r := startFake(t, f, Options{}, nil)
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	wg.Go(func() { r.Stop(ctx, "i-first") })
+	waitFor(t, "the first stop in flight", func() bool { return f.count(ec2.CmdStop) == 1 })
+	for i := range 10 {
+		wg.Go(func() {
+			if res, err := r.Stop(ctx, fmt.Sprintf("i-%d", i)); err != nil || !slices.Equal(res, refused) {
+				t.Errorf("stop = %q, %v; want the transport failure", res, err)
+			}
+		})
+	}
+	waitFor(t, "ten stops queued", func() bool {
+		r.stops.mu.Lock()
+		defer r.stops.mu.Unlock()
+		return len(r.stops.queue) == 10
+	})
+	close(release)
+	wg.Wait()
+	if n := f.count(ec2.CmdStop); n != 2 {
+		t.Errorf("%d EC2_VM_STOP calls, want 2 (the first, then the batch of ten)", n)
+	}
+}
+
 // TestPendingPriorities: with the pending cap full, waiting commands go high, then medium,
 // then low, each in arrival order.
 func TestPendingPriorities(t *testing.T) {
@@ -574,17 +617,18 @@ func TestEarlyProbeCoalesced(t *testing.T) {
 	f := newFakeGahp(t)
 	l := newRecorder()
 	r := startFake(t, f, Options{ProbeInterval: time.Hour, EarlyProbeDelay: 300 * time.Millisecond}, l)
-	waitFor(t, "up", func() bool { return r.Health().Up })
+	// Coming up asks for a pass at once (the periodic one is an hour away).
+	waitFor(t, "the pass after coming up", func() bool { return len(l.snapshots()) == 1 })
 	for range 50 {
 		r.ProbeSoon()
 	}
-	waitFor(t, "the early pass", func() bool { return len(l.snapshots()) == 1 })
+	waitFor(t, "the early pass", func() bool { return len(l.snapshots()) == 2 })
 	time.Sleep(600 * time.Millisecond) // two more delays: a second pass would have come
-	if n := f.count(ec2.CmdStatusAll); n != 1 {
-		t.Errorf("%d passes for one burst of asks, want 1", n)
+	if n := f.count(ec2.CmdStatusAll); n != 2 {
+		t.Errorf("%d passes for one burst of asks, want 1", n-1)
 	}
 	r.ProbeSoon()
-	waitFor(t, "a second early pass", func() bool { return len(l.snapshots()) == 2 })
+	waitFor(t, "another early pass", func() bool { return len(l.snapshots()) == 3 })
 }
 
 // TestMalformedStatus: a STATUS_ALL whose values are not whole 8-tuples yields no snapshot

@@ -34,9 +34,11 @@ type stopResult struct {
 }
 
 // Stop terminates one instance with EC2_VM_STOP, batched with the other stops waiting
-// (see stopBatcher). If a call for several ids fails, each id is sent again on its own so
-// every caller gets its own answer (one unknown id must not fail the others). It returns
-// the result fields for this id, as Call does.
+// (see stopBatcher). If the cloud refuses a call for several ids, each id is sent again on
+// its own so every caller gets its own answer (one unknown id must not fail the others);
+// a failure that says nothing about the ids (transport, a server fault) is every caller's
+// answer, as a hundred single calls to a cloud that cannot be reached would only fail a
+// hundred times. It returns the result fields for this id, as Call does.
 func (r *Resource) Stop(ctx context.Context, instanceID string) ([]string, error) {
 	if instanceID == "" {
 		return nil, fmt.Errorf("resource %s: stop: no instance id", r.key.URL)
@@ -114,7 +116,7 @@ func (b *stopBatcher) send(reqs []*stopReq) {
 		}
 	}
 	res, err := r.Call(r.base, Medium, ec2.CmdStop, ids...)
-	if len(ids) == 1 || (err == nil && len(res) > 0 && res[0] == gahp.ResultSuccess) {
+	if len(ids) == 1 || err != nil || len(res) == 0 || res[0] == gahp.ResultSuccess || transportCode(res) {
 		for _, id := range ids {
 			answer(id, res, err)
 		}
