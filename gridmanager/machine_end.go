@@ -265,10 +265,13 @@ func stateHold(m *Manager, j *job) state {
 		}
 		return m.afterGone(j)
 	}
+	if j.x == nil || j.x.hold == nil {
+		return m.afterGone(j) // nothing to put: the job is held already
+	}
 	if m.waiting(j) {
 		return stHold
 	}
-	m.launchHold(j, *j.ext().hold)
+	m.launchHold(j, *j.x.hold)
 	return stHold
 }
 
