@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/ec2grid/ec2grid/submit"
@@ -48,6 +49,11 @@ func compose(src string, x *extras) (*composed, error) {
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
+	for _, l := range append(append([]string(nil), x.vars...), x.appends...) {
+		if err := oneLine(l); err != nil {
+			return nil, err
+		}
+	}
 	q := firstQueueLine(src) // 1-based; 0 = none
 	if q > 0 && x.hasQ {
 		return nil, errQueueConflict
@@ -79,6 +85,21 @@ func compose(src string, x *extras) (*composed, error) {
 	}
 	c.text = b.String()
 	return c, nil
+}
+
+// oneLine refuses a command-line submit line that would run on into the file's next
+// lines: HTCondor reads each -append and NAME=value argument as one whole line.
+func oneLine(l string) error {
+	if strings.ContainsAny(l, "\r\n") {
+		return fmt.Errorf("the submit command %q given on the command line holds a line break", l)
+	}
+	if strings.HasSuffix(strings.TrimRight(l, " \t"), `\`) {
+		return fmt.Errorf("the submit command %q given on the command line ends in a backslash, which would continue it onto the file's next line", l)
+	}
+	if eq := strings.IndexByte(l, '='); eq > 0 && strings.HasSuffix(strings.TrimSpace(l[:eq]), "@") {
+		return fmt.Errorf("the submit command %q given on the command line starts a multi-line value (@=), which needs lines of its own", l)
+	}
+	return nil
 }
 
 // locate maps a line of the composed text to its source and line there.

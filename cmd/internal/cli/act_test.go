@@ -205,3 +205,27 @@ func TestIsOption(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// FuzzParseJobID: an accepted id prints back to text that parses to the same id, and
+// cluster ids are positive and proc ids non-negative, as HTCondor requires.
+func FuzzParseJobID(f *testing.F) {
+	for _, s := range []string{"12", "12.0", "0", "1.-1", "+3", "1e3", "007.08", "9223372036854775807.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseJobID(s)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "Invalid ") || !strings.Contains(err.Error(), s) {
+				t.Fatalf("ParseJobID(%q) error %q does not name the argument", s, err)
+			}
+			return
+		}
+		if id.Cluster <= 0 || id.Proc < 0 || !id.HasProc && id.Proc != 0 {
+			t.Fatalf("ParseJobID(%q) = %+v", s, id)
+		}
+		again, err := ParseJobID(id.String())
+		if err != nil || again != id {
+			t.Fatalf("ParseJobID(%q) = %+v, but its text %q parses to %+v, %v", s, id, id.String(), again, err)
+		}
+	})
+}
