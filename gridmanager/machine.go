@@ -60,7 +60,7 @@ func (m *Manager) recoverState(j *job) state {
 	switch {
 	case j.spot:
 		return stSpotCheck
-	case j.gone() || !clientTokenWorks(j.serverType):
+	case j.gone() || !clientTokenWorks(j.tokenServerType()):
 		return stSeekInstanceID
 	}
 	return stStartVM // the same token makes the start idempotent
@@ -249,7 +249,7 @@ func (m *Manager) startResult(j *job, r *result) state {
 			m.releaseSlot(j)
 			return holdWith(j, holdStartUnconfirmed(r.errorString()))
 		}
-		if clientTokenWorks(j.serverType) {
+		if clientTokenWorks(j.tokenServerType()) {
 			return m.retryLater(j, stStartVM)
 		}
 		return stSeekInstanceID

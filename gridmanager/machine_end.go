@@ -161,6 +161,15 @@ func stateCancelCheck(m *Manager, j *job) state {
 	return holdWith(j, holdCancelGaveUp)
 }
 
+// tokenServerType is the server type the token was made for (EC2ServerType), or the
+// resource's when the ad has none.
+func (j *job) tokenServerType() string {
+	if j.serverType != "" {
+		return j.serverType
+	}
+	return j.serverTypeNow()
+}
+
 // serverTypeNow is the resource's server type, or the one recorded with the token.
 func (j *job) serverTypeNow() string {
 	if j.rs != nil && j.rs.health.ServerType != "" {

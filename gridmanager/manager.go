@@ -207,9 +207,9 @@ func (m *Manager) onEvent(ev jobs.Event) {
 }
 
 // add starts managing a grid job.
-func (m *Manager) add(ad *classad.ClassAd) {
+func (m *Manager) add(ad *classad.ClassAd) *job {
 	if !isGridJob(ad) {
-		return
+		return nil
 	}
 	j := m.newJob(ad)
 	j.startedAt, j.lastSeen = m.now(), m.now()
@@ -222,8 +222,12 @@ func (m *Manager) add(ad *classad.ClassAd) {
 			j.rs.cloud.SetSpotJobs(j.rs.spotJobs)
 		}
 		m.index(j)
+		if h := j.rs.health; !h.Up && !h.Since.IsZero() && !j.gone() {
+			j.logs = append(j.logs, logResourceDown) // joining a resource known to be down
+		}
 	}
 	m.step(j)
+	return j
 }
 
 // drop forgets a job (it left the queue).

@@ -1,0 +1,380 @@
+package gridmanager
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ec2grid/ec2grid/gridmanager/resource"
+	"github.com/ec2grid/ec2grid/jobs"
+)
+
+// pass delivers one status pass, sent now, to the manager (synchronously).
+func (h *harness) pass() {
+	s := h.cloud.snapshot(h.clock.Now())
+	rs := h.m.resources[h.cloud.key]
+	if rs == nil {
+		h.t.Fatal("no resource")
+	}
+	h.m.onSnapshot(rs, &s)
+}
+
+// later advances the clock and runs what woke.
+func (h *harness) later(d time.Duration) {
+	h.clock.add(d)
+	h.m.fireWakes()
+}
+
+// load adds the ad as Run's first Query does and steps it.
+func (h *harness) load(extra ...string) *job {
+	h.t.Helper()
+	j := h.submit(h.ad(extra...))
+	delete(h.m.jobs, j.id)
+	delete(j.rs.jobs, j)
+	h.m.unindex(j)
+	return h.m.add(h.get(j))
+}
+
+func gid(tail string) string { return `GridJobId = "ec2 ` + testURL + ` ` + tail + `"` }
+
+// TestRecovery: each of issue 7's recovery rules, from the ad alone, never making a
+// second instance for one job.
+func TestRecovery(t *testing.T) {
+	const tok = "3f8a1c2e-0000-4000-8000-000000000001"
+	cases := []struct {
+		name   string
+		server string
+		extra  []string
+		cloud  func(*fakeCloud) // instances that exist before the restart
+		drive  func(*harness, *job)
+		state  state // after everything
+		starts int   // EC2_VM_START calls
+		insts  int   // instances at the end
+		events []int
+		check  func(*testing.T, *harness, *job)
+	}{
+		{name: "fresh job: token, start, id", state: stSubmitted, starts: 1, insts: 1, events: []int{27},
+			check: func(t *testing.T, h *harness, j *job) {
+				g, err := ParseGridJobID(h.attr(j, jobs.AttrGridJobID))
+				if err != nil || g.InstanceID != "i-00000001" || g.Token != j.token {
+					t.Errorf("GridJobId %q %v", h.attr(j, jobs.AttrGridJobID), err)
+				}
+			}},
+		{name: "amazon, token, no id (crash after token commit): start with the same token",
+			extra: []string{gid(tok)}, state: stSubmitted, starts: 1, insts: 1, events: []int{27},
+			check: func(t *testing.T, h *harness, j *job) {
+				if a := h.cloud.lastCall("EC2_VM_START").Args; a[8] != tok {
+					t.Errorf("token %q", a[8])
+				}
+			}},
+		{name: "amazon, token, no id, instance exists (crash after start): same instance",
+			extra: []string{gid(tok)},
+			cloud: func(f *fakeCloud) { f.addLocked("i-77", []string{"ami", "NULL", "", "", "", "", "", "", tok}) },
+			state: stSubmitted, starts: 1, insts: 1, events: []int{27},
+			check: func(t *testing.T, h *harness, j *job) {
+				if j.instanceID != "i-77" {
+					t.Errorf("instance %q", j.instanceID)
+				}
+			}},
+		{name: "openstack, token, no id, instance exists: found by keypair, no start",
+			server: openstack, extra: []string{gid(tok), `EC2KeyPair = "SSH_q-1_sched_1_0_100"`, `EC2ServerType = "OpenStack"`},
+			cloud: func(f *fakeCloud) {
+				f.addLocked("i-77", []string{"ami", "SSH_q-1_sched_1_0_100", "", "", "", "", "", "", tok})
+			},
+			drive: func(h *harness, j *job) { h.pass() },
+			state: stSubmitted, starts: 0, insts: 1, events: []int{27},
+			check: func(t *testing.T, h *harness, j *job) {
+				if g := h.attr(j, jobs.AttrGridJobID); g != "ec2 "+testURL+" "+tok+" i-77" {
+					t.Errorf("GridJobId %q", g)
+				}
+			}},
+		{name: "openstack, token, no id, nothing there: start only after passes and window",
+			server: openstack, extra: []string{gid(tok), `EC2KeyPair = "SSH_q-1_sched_1_0_100"`, `EC2ServerType = "OpenStack"`},
+			drive: func(h *harness, j *job) {
+				h.pass()
+				h.later(time.Minute)
+				if h.cloud.count("EC2_VM_START") != 0 {
+					t.Fatal("started after one pass")
+				}
+				h.pass()
+			},
+			state: stSubmitted, starts: 1, insts: 1, events: []int{27},
+			check: func(t *testing.T, h *harness, j *job) {
+				if c := h.cloud.cmds(); !reflect.DeepEqual(c[len(c)-2:], []string{"EC2_VM_CREATE_KEYPAIR", "EC2_VM_START"}) {
+					t.Errorf("calls %q", c)
+				}
+			}},
+		{name: "openstack, two quick passes: no start before the window",
+			server: openstack, extra: []string{gid(tok), `EC2KeyPair = "SSH_q-1_sched_1_0_100"`, `EC2ServerType = "OpenStack"`},
+			drive: func(h *harness, j *job) { h.pass(); h.pass(); h.pass() },
+			state: stSeekInstanceID, starts: 0, insts: 0},
+		{name: "instance id known: probed, never started",
+			extra: []string{gid(tok + " i-5"), `EC2InstanceName = "i-5"`},
+			cloud: func(f *fakeCloud) {
+				f.addLocked("i-5", []string{"ami", "NULL", "", "", "", "", "", "", tok})
+				f.insts["i-5"].State = "running"
+			},
+			drive: func(h *harness, j *job) { h.pass() },
+			state: stSubmitted, starts: 0, insts: 1, events: []int{1},
+			check: func(t *testing.T, h *harness, j *job) {
+				if jobs.Status(h.get(j)) != jobs.StatusRunning {
+					t.Errorf("JobStatus %d", jobs.Status(h.get(j)))
+				}
+			}},
+		{name: "removed, token, no id: seek, then leave (009)",
+			server: openstack, extra: []string{gid(tok), `JobStatus = 3`, `EC2ServerType = "OpenStack"`},
+			drive: func(h *harness, j *job) { h.pass(); h.later(time.Minute); h.pass() },
+			state: stGone, starts: 0, insts: 0, events: []int{9}},
+		{name: "removed, instance id: stopped, then leave",
+			extra: []string{gid(tok + " i-5"), `JobStatus = 3`},
+			cloud: func(f *fakeCloud) {
+				f.addLocked("i-5", []string{"ami", "NULL", "", "", "", "", "", "", tok})
+				f.insts["i-5"].State = "running"
+			},
+			drive: func(h *harness, j *job) { h.pass() },
+			state: stGone, starts: 0, insts: 1, events: []int{9},
+			check: func(t *testing.T, h *harness, j *job) {
+				if h.cloud.count("EC2_VM_STOP") != 1 || h.cloud.insts["i-5"].State != "terminated" {
+					t.Errorf("stops %d", h.cloud.count("EC2_VM_STOP"))
+				}
+			}},
+		{name: "held, instance id: stopped, request cleared, parked",
+			extra: []string{gid(tok + " i-5"), `JobStatus = 5`, `HoldReasonCode = 1`},
+			cloud: func(f *fakeCloud) {
+				f.addLocked("i-5", []string{"ami", "NULL", "", "", "", "", "", "", tok})
+				f.insts["i-5"].State = "running"
+			},
+			drive: func(h *harness, j *job) { h.pass() },
+			state: stParked, starts: 0, insts: 1, events: []int{4},
+			check: func(t *testing.T, h *harness, j *job) {
+				if g := h.attr(j, jobs.AttrGridJobID); g != "undefined" {
+					t.Errorf("GridJobId %q", g)
+				}
+			}},
+		{name: "completed still queued: 005 and history", extra: []string{gid(tok + " i-5"), `JobStatus = 4`},
+			state: stGone, events: []int{5}},
+		{name: "NEED_CHECK_VM_START on amazon: the same token again later",
+			cloud: func(f *fakeCloud) {
+				f.script["EC2_VM_START"] = []fakeAnswer{{fields: []string{"1", "NEED_CHECK_VM_START", "curl"}}}
+			},
+			drive: func(h *harness, j *job) { h.later(2 * time.Minute) },
+			state: stSubmitted, starts: 2, insts: 1, events: []int{27},
+			check: func(t *testing.T, h *harness, j *job) {
+				a, b := h.cloud.calls[0].Args, h.cloud.lastCall("EC2_VM_START").Args
+				if a[8] != b[8] {
+					t.Errorf("tokens %q then %q", a[8], b[8])
+				}
+			}},
+		{name: "lost start on openstack: seek, found by keypair, no second start",
+			server: openstack,
+			cloud: func(f *fakeCloud) {
+				f.script["EC2_VM_START"] = []fakeAnswer{{fields: []string{"0", "i-9"}}}
+				f.started = nil
+			},
+			drive: func(h *harness, j *job) {},
+			state: stSubmitted, starts: 1, insts: 1, events: []int{27},
+		},
+		{name: "lost start (ErrLost) on openstack: instance there, adopted by keypair",
+			server: openstack,
+			cloud:  func(f *fakeCloud) { f.script["EC2_VM_START"] = []fakeAnswer{{err: resource.ErrLost}} },
+			drive: func(h *harness, j *job) {
+				// The start did reach the cloud: the instance carries the job's keypair.
+				h.cloud.mu.Lock()
+				h.cloud.addLocked("i-42", []string{"ami", j.keyPair, "", "", "", "", "", "", j.token})
+				h.cloud.mu.Unlock()
+				h.pass()
+			},
+			state: stSubmitted, starts: 1, insts: 1, events: []int{27},
+			check: func(t *testing.T, h *harness, j *job) {
+				if j.instanceID != "i-42" {
+					t.Errorf("instance %q", j.instanceID)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := c.server
+			if srv == "" {
+				srv = amazon
+			}
+			h := newHarness(t, srv)
+			if c.cloud != nil {
+				c.cloud(h.cloud)
+			}
+			j := h.load(c.extra...)
+			if j == nil {
+				t.Fatal("job not managed")
+			}
+			if c.drive != nil {
+				c.drive(h, j)
+			}
+			if j.state != c.state {
+				t.Errorf("state %s, want %s", j.state, c.state)
+			}
+			if n := h.cloud.count("EC2_VM_START"); n != c.starts {
+				t.Errorf("%d EC2_VM_START, want %d", n, c.starts)
+			}
+			if n := len(h.cloud.insts); n != c.insts {
+				t.Errorf("%d instances, want %d", n, c.insts)
+			}
+			if ev := h.events(); !reflect.DeepEqual(ev, c.events) {
+				t.Errorf("events %v, want %v", ev, c.events)
+			}
+			if c.check != nil {
+				c.check(t, h, j)
+			}
+		})
+	}
+}
+
+// TestPurgeGrace: an instance missing from a pass sent soon after its start is not yet
+// listed, not gone (HTCondor bug §10.6); after PurgeGrace it is not-found and the job
+// completes.
+func TestPurgeGrace(t *testing.T) {
+	h := newHarness(t, amazon)
+	j := h.load()
+	if j.state != stSubmitted {
+		t.Fatalf("state %s", j.state)
+	}
+	h.cloud.hide[j.instanceID] = true
+	h.later(time.Minute)
+	h.pass()
+	if j.remote.state == remoteNotFound || j.state != stSubmitted {
+		t.Fatalf("missing within the grace: remote %q state %s", j.remote.state, j.state)
+	}
+	h.later(DefaultPurgeGrace)
+	h.pass()
+	if j.state != stGone {
+		t.Fatalf("state %s after the grace, want gone", j.state)
+	}
+	if ev := h.events(); !reflect.DeepEqual(ev, []int{27, 1, 5}) {
+		t.Errorf("events %v", ev)
+	}
+}
+
+// TestHoldReleaseNewSubmission: condor_hold stops the instance and forgets it; release
+// starts a brand-new submission (new token, new instance).
+func TestHoldReleaseNewSubmission(t *testing.T) {
+	h := newHarness(t, amazon)
+	j := h.load()
+	first, tok := j.instanceID, j.token
+	h.cloud.runAll()
+	h.pass()
+	ad := h.get(j)
+	cs, err := jobs.Hold(ad, "via condor_hold (by user alice)", jobs.HoldUserRequest, 0, h.clock.Now().Unix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.update(j, cs...)
+	h.m.step(j)
+	if j.state != stCancelCheck || h.cloud.count("EC2_VM_STOP") != 1 {
+		t.Fatalf("state %s, stops %d", j.state, h.cloud.count("EC2_VM_STOP"))
+	}
+	h.pass()
+	if j.state != stParked || h.attr(j, jobs.AttrGridJobID) != "undefined" {
+		t.Fatalf("state %s GridJobId %q", j.state, h.attr(j, jobs.AttrGridJobID))
+	}
+	rel, err := jobs.Release(h.get(j), "via condor_release", h.clock.Now().Unix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.update(j, rel...)
+	h.m.step(j)
+	if j.instanceID == "" || j.instanceID == first || j.token == tok {
+		t.Errorf("after release: instance %q (was %q) token %q (was %q)", j.instanceID, first, j.token, tok)
+	}
+	if ev := h.events(); !reflect.DeepEqual(ev, []int{27, 1, 12, 4, 27}) {
+		t.Errorf("events %v", ev)
+	}
+}
+
+// TestCrashPoints: the hook is called at each documented point.
+func TestCrashPoints(t *testing.T) {
+	h := newHarness(t, amazon)
+	var points []string
+	h.m.opts.Crash = func(p string) { points = append(points, p) }
+	j := h.load()
+	h.update(j, jobs.SetInt(jobs.AttrJobStatus, jobs.StatusRemoved))
+	h.m.step(j)
+	want := []string{"after-token-commit", "after-start-before-save", "during-cancel"}
+	if !reflect.DeepEqual(points, want) {
+		t.Errorf("points %q, want %q", points, want)
+	}
+}
+
+// TestStaleStatus: no status for StaleLimit → 029 and CurrentStatusUnknown; the next
+// status → 030.
+func TestStaleStatus(t *testing.T) {
+	h := newHarness(t, amazon)
+	j := h.load()
+	h.clock.add(DefaultStaleLimit + time.Second)
+	h.m.checkStale(h.clock.Now())
+	if !j.stale || h.attr(j, attrStatusUnknown) != "true" {
+		t.Fatalf("stale %v CurrentStatusUnknown %q", j.stale, h.attr(j, attrStatusUnknown))
+	}
+	h.pass()
+	if j.stale || h.attr(j, attrStatusUnknown) != "false" {
+		t.Errorf("stale %v CurrentStatusUnknown %q", j.stale, h.attr(j, attrStatusUnknown))
+	}
+	if ev := h.events(); !reflect.DeepEqual(ev, []int{27, 29, 30}) {
+		t.Errorf("events %v", ev)
+	}
+}
+
+// TestResourceDownUp: 026 and GridResourceUnavailableTime, then 025; no commands while down.
+func TestResourceDownUp(t *testing.T) {
+	h := newHarness(t, amazon)
+	h.cloud.health.Up = false
+	j := h.load()
+	if j.state != stSaveClientToken && j.state != stInit {
+		t.Logf("state %s", j.state)
+	}
+	rs := j.rs
+	h.m.onHealth(rs, resource.Health{Up: false, ServerType: amazon, Since: h.clock.Now()})
+	if h.cloud.count("EC2_VM_START") != 0 {
+		t.Fatal("started while down")
+	}
+	h.m.onHealth(rs, resource.Health{Up: true, ServerType: amazon, Since: h.clock.Now()})
+	if h.cloud.count("EC2_VM_START") != 1 {
+		t.Errorf("%d starts after coming up", h.cloud.count("EC2_VM_START"))
+	}
+	if ev := h.events(); !reflect.DeepEqual(ev, []int{26, 25, 27}) {
+		t.Errorf("events %v", ev)
+	}
+}
+
+// TestPolicyVerdicts: a periodic hold, remove and release go through jobs.Hold / Remove /
+// Release, and the state machine reacts to the new status.
+func TestPolicyVerdicts(t *testing.T) {
+	h := newHarness(t, amazon)
+	j := h.load()
+	h.cloud.runAll()
+	h.pass()
+	h.m.applyVerdicts([]verdict{{id: j.id, status: j.status, d: Decision{Action: ActionHold, Reason: "The job attribute PeriodicHold expression 'true' evaluated to TRUE", Code: 3}}})
+	h.pass()
+	ad := h.get(j)
+	if jobs.Status(ad) != jobs.StatusHeld || jobs.HoldReasonCode(ad) != 3 || j.state != stParked {
+		t.Fatalf("status %d code %d state %s", jobs.Status(ad), jobs.HoldReasonCode(ad), j.state)
+	}
+	h.m.applyVerdicts([]verdict{{id: j.id, status: jobs.StatusHeld, d: Decision{Action: ActionRemove, Reason: "gone"}}})
+	if j.state != stGone {
+		t.Errorf("state %s after remove", j.state)
+	}
+	if ev := h.events(); !reflect.DeepEqual(ev, []int{27, 1, 12, 4, 9}) {
+		t.Errorf("events %v", ev)
+	}
+	if h.m.Stats().Holds != 1 {
+		t.Errorf("stats %+v", h.m.Stats())
+	}
+}
+
+func TestOpCancelled(t *testing.T) {
+	r := &result{err: errOpCancelled}
+	if !r.cancelled() || r.lost() || r.ok() {
+		t.Error("cancelled result misread")
+	}
+	if !(&result{err: errors.Join(resource.ErrLost)}).lost() {
+		t.Error("ErrLost not lost")
+	}
+}
