@@ -236,7 +236,7 @@ func readFile(o *options, stdin io.Reader) (*submit.File, *composed, error) {
 }
 
 // build runs the file for a first cluster id and applies -batch-name.
-func build(f *submit.File, comp *composed, o *options, cluster int64, stderr io.Writer) (*submit.Submission, error) {
+func build(f *submit.File, comp *composed, o *options, cluster int64) (*submit.Submission, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("find the working directory: %w", err)
@@ -263,7 +263,7 @@ func printWarnings(stderr io.Writer, sub *submit.Submission) {
 
 // dryRun builds the jobs and prints them as -dry-run does.
 func dryRun(f *submit.File, comp *composed, o *options, stdout, stderr io.Writer) error {
-	sub, err := build(f, comp, o, dryRunCluster, stderr)
+	sub, err := build(f, comp, o, dryRunCluster)
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func queueJobs(f *submit.File, comp *composed, o *options, env cli.Env) error {
 	var sub *submit.Submission
 	var resp *api.SubmitResponse
 	for attempt := 0; ; attempt++ {
-		if sub, err = build(f, comp, o, next, env.Stderr); err != nil {
+		if sub, err = build(f, comp, o, next); err != nil {
 			return err
 		}
 		if sub.NumJobs() == 0 {
