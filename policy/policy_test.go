@@ -137,9 +137,12 @@ func TestPeriodic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Periodic(ad(t, "%s", tt.ad), testNow)
-			if got != tt.want {
+			a := ad(t, "%s", tt.ad)
+			if got := Periodic(a, testNow); got != tt.want {
 				t.Errorf("\n got %+v\nwant %+v", got, tt.want)
+			}
+			if got := NewEvaluator(testNow).Periodic(a); got != tt.want {
+				t.Errorf("Evaluator:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
 	}
@@ -297,5 +300,19 @@ func TestPeriodicReadsOnly(t *testing.T) {
 	}
 	if after := a.MarshalLong(); after != before {
 		t.Errorf("Periodic changed the ad:\n%s\nto\n%s", before, after)
+	}
+}
+
+// TestEvaluatorAllocations pins the cost of a pass: a job whose rules do not fire is
+// evaluated without allocating, so a pass over 100,000 jobs makes no garbage.
+func TestEvaluatorAllocations(t *testing.T) {
+	a := ad(t, "JobStatus = 2; ShadowBday = %d; PeriodicHold = (time() - ShadowBday) >= 60; PeriodicRemove = false; OnExitRemove = true", now-30)
+	ev := NewEvaluator(testNow)
+	if n := testing.AllocsPerRun(100, func() {
+		if ev.Periodic(a).Action != None {
+			t.Fatal("fired")
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per job, want 0", n)
 	}
 }
