@@ -256,6 +256,8 @@ func TestBadValues(t *testing.T) {
 			`FILE:1: EC2_GAHP_RATE_LIMIT: "fast" is not a duration: want milliseconds ("100") or a Go duration ("90s", "5m")`},
 		{"negative rate limit", "EC2_GAHP_RATE_LIMIT = -1", nil,
 			`FILE:1: EC2_GAHP_RATE_LIMIT: "-1" is negative`},
+		{"rate limit below a millisecond", `EC2_GAHP_RATE_LIMIT = "500us"`, nil,
+			`FILE:1: EC2_GAHP_RATE_LIMIT: "500us" is less than the millisecond ec2_gahp counts in`},
 		{"not a whole number", "GRIDMANAGER_MAX_PENDING_REQUESTS = 2.5", nil,
 			`FILE:1: GRIDMANAGER_MAX_PENDING_REQUESTS: "2.5" is not a whole number`},
 		{"HTCondor's per-host list", `GRIDMANAGER_MAX_SUBMITTED_JOBS_PER_RESOURCE = "100, ec2.example.com, 5"`, nil,

@@ -219,8 +219,13 @@ func specs() []spec {
 			"the least spacing between ec2_gahp's requests to one endpoint, in milliseconds; 0: none"),
 			set: func(l *loader, v string) error {
 				d, err := parseDuration(v, time.Millisecond)
-				if err == nil && d < 0 {
+				switch {
+				case err != nil:
+				case d < 0:
 					err = fmt.Errorf("%q is negative", v)
+				case d > 0 && d < time.Millisecond:
+					// ec2_gahp counts whole milliseconds, and 0 would mean no spacing at all.
+					err = fmt.Errorf("%q is less than the millisecond ec2_gahp counts in", v)
 				}
 				l.c.EC2GahpRateLimit = d
 				return err
