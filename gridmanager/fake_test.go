@@ -23,6 +23,7 @@ type fakeCall struct {
 type fakeInst struct {
 	resource.Instance
 	started time.Time
+	queue   string // its ec2grid:queue tag
 }
 
 // fakeCloud is a Cloud that records every call and answers from a script (answers queued
@@ -46,6 +47,7 @@ type fakeCloud struct {
 	slots     chan struct{}
 	started   chan string // receives each command as it arrives, when set
 	hide      map[string]bool
+	filters   bool // EC2_VM_STATUS_ALL honours its tag filter
 }
 
 type fakeAnswer struct {
@@ -118,6 +120,11 @@ func (f *fakeCloud) addLocked(id string, args []string) *fakeInst {
 	if !clientTokenWorks(f.health.ServerType) {
 		in.ClientToken = ""
 	}
+	for i := 0; i+3 < len(args); i++ {
+		if args[i+1] == TagQueue && args[i+2] == "TagSpecification.1.Tag.1.Value" {
+			in.queue = args[i+3]
+		}
+	}
 	f.insts[id] = in
 	f.order = append(f.order, id)
 	return in
@@ -150,6 +157,9 @@ func (f *fakeCloud) defaultLocked(cmd string, args []string) ([]string, error) {
 		out := []string{"0"}
 		for _, id := range f.order {
 			in := f.insts[id]
+			if f.filters && len(args) == 2 && args[0] == "tag:"+TagQueue && in.queue != args[1] {
+				continue
+			}
 			out = append(out, in.ID, in.State, null(in.ClientToken), null(in.KeyName), null(in.StateReason), null(in.PublicDNS), "NULL", "NULL")
 		}
 		return out, nil

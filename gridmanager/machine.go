@@ -211,8 +211,8 @@ func stateCreateKeyPair(m *Manager, j *job) state {
 }
 
 func stateStartVM(m *Manager, j *job) state {
-	if r := j.take(); r != nil {
-		return m.startResult(j, r)
+	if r := j.take(); r != nil && !r.cancelled() {
+		return m.startResult(j, r) // a cancelled slot wait falls through: the job left
 	}
 	if j.instanceID != "" {
 		return stSaveInstanceID // a pass found the instance a lost start made
@@ -234,8 +234,6 @@ func stateStartVM(m *Manager, j *job) state {
 // startResult handles EC2_VM_START's answer.
 func (m *Manager) startResult(j *job, r *result) state {
 	switch {
-	case r.cancelled():
-		return stStartVM // gone while waiting for a slot: the next run leaves
 	case r.ok() && len(r.fields) >= 2:
 		j.instanceID = r.fields[1]
 		j.startedAt, j.lastSeen = m.now(), m.now()

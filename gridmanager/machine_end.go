@@ -251,10 +251,14 @@ func (m *Manager) finishOp(j *job, destroy bool) func(ctx context.Context) *resu
 		switch status {
 		case jobs.StatusCompleted:
 			m.writeLog(ctx, id, logTerminated)
-			err = m.store.Delete(ctx, id)
+			if err = m.store.Delete(ctx, id); err == nil {
+				m.stats.completions.Add(1)
+			}
 		case jobs.StatusRemoved:
 			m.writeLog(ctx, id, logAborted)
-			err = m.store.Delete(ctx, id)
+			if err = m.store.Delete(ctx, id); err == nil {
+				m.stats.removes.Add(1)
+			}
 		}
 		return &result{err: err}
 	}

@@ -22,7 +22,7 @@ func (m *Manager) resourceFor(key resource.Key, gridResource string) *resState {
 		byInstance: map[string]*job{}, byToken: map[string]*job{},
 		byKey: map[string]*job{}, bySpot: map[string]*job{},
 		orphans:   map[string]time.Time{},
-		nextSweep: m.now().Add(m.opts.OrphanGrace / 2),
+		nextSweep: m.now(),
 	}
 	rs.cloud = m.opts.NewCloud(ctx, key, listener{m})
 	rs.health = rs.cloud.Health()

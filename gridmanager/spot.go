@@ -12,10 +12,8 @@ import (
 // instance, which then follows the on-demand path from stSaveInstanceID.
 
 func stateSpotStart(m *Manager, j *job) state {
-	if r := j.take(); r != nil {
+	if r := j.take(); r != nil && !r.cancelled() {
 		switch {
-		case r.cancelled():
-			return stSpotStart
 		case r.ok() && len(r.fields) >= 2:
 			j.tries = 0
 			m.stats.starts.Add(1)
