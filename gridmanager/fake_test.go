@@ -144,6 +144,9 @@ func (f *fakeCloud) defaultLocked(cmd string, args []string) ([]string, error) {
 		id := fmt.Sprintf("i-%08x", f.next)
 		f.addLocked(id, args)
 		return []string{"0", id}, nil
+	case "EC2_VM_START_SPOT":
+		f.next++
+		return []string{"0", fmt.Sprintf("sir-%08x", f.next)}, nil
 	case "EC2_VM_STOP":
 		for _, id := range args {
 			in := f.insts[id]

@@ -106,6 +106,9 @@ func stateInit(m *Manager, j *job) state {
 		}
 		return holdWith(j, *j.setupErr)
 	}
+	if j.gone() && j.token == "" && j.instanceID == "" && j.spotReqID == "" {
+		return m.abandon(j) // nothing at the cloud: no need to wait for it
+	}
 	if j.rs.health.Since.IsZero() {
 		return stInit // the first ping decides
 	}
