@@ -26,7 +26,7 @@ type Config struct {
 
 	ProbeInterval           time.Duration // GRIDMANAGER_JOB_PROBE_INTERVAL_EC2, else GRIDMANAGER_JOB_PROBE_INTERVAL
 	ResourcePingInterval    time.Duration // GRIDMANAGER_RESOURCE_PROBE_INTERVAL
-	MaxSubmittedPerResource int           // GRIDMANAGER_MAX_SUBMITTED_JOBS_PER_RESOURCE_EC2, else ..._PER_RESOURCE, else 20
+	MaxSubmittedPerResource int           // GRIDMANAGER_MAX_SUBMITTED_JOBS_PER_RESOURCE_EC2, else ..._PER_RESOURCE, else 1000
 	MaxPendingRequests      int           // GRIDMANAGER_MAX_PENDING_REQUESTS
 	GahpTimeout             time.Duration // GRIDMANAGER_GAHP_CALL_TIMEOUT
 	GahpResponseTimeout     time.Duration // GRIDMANAGER_GAHP_RESPONSE_TIMEOUT
@@ -196,7 +196,7 @@ func (l *loader) defaults() []string {
 		c.ProbeInterval = cmp(l.probe, defaultProbeInterval)
 	}
 	if c.MaxSubmittedPerResource == 0 {
-		c.MaxSubmittedPerResource = cmp(l.maxSubmit, defaultMaxSubmittedEC2)
+		c.MaxSubmittedPerResource = cmp(l.maxSubmit, defaultMaxSubmitted)
 	}
 	orZero(&c.ResourcePingInterval, defaultResourceProbe)
 	orZero(&c.MaxPendingRequests, defaultMaxPending)

@@ -46,7 +46,7 @@ func defaultsFor(home string) Config {
 		QueueSuperUsers:         []string{"root"},
 		ProbeInterval:           60 * time.Second,
 		ResourcePingInterval:    300 * time.Second,
-		MaxSubmittedPerResource: 20,
+		MaxSubmittedPerResource: 1000,
 		MaxPendingRequests:      50,
 		GahpTimeout:             600 * time.Second,
 		GahpResponseTimeout:     20 * time.Second,
@@ -88,9 +88,8 @@ func TestDefaultTexts(t *testing.T) {
 			continue
 		}
 		if k.Name == knobMaxSubmit {
-			// Its default is the generic knob's (1000); EC2's effective one is the
-			// _EC2 form's 20, so setting it changes EC2's limit. TestFileAndEnvironment
-			// covers it.
+			// Its default (1000) is also EC2's, but setting it changes EC2's limit
+			// through the _EC2 form's fallback; TestFileAndEnvironment covers it.
 			continue
 		}
 		home, env := testEnv(t)

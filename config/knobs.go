@@ -69,7 +69,6 @@ const (
 	defaultSuperUser          = "root"
 	defaultProbeInterval      = 60 * time.Second
 	defaultResourceProbe      = 300 * time.Second
-	defaultMaxSubmittedEC2    = 20 // the param table's EC2 value; the generic knob's is 1000
 	defaultMaxSubmitted       = 1000
 	defaultMaxPending         = 50
 	defaultGahpCallTimeout    = 600 * time.Second // the EC2 code's; the manual says 300 (§10.14)
@@ -167,7 +166,7 @@ func specs() []spec {
 		{Knob: knob("GRIDMANAGER_RESOURCE_PROBE_INTERVAL", kindDuration, "300s",
 			"how often a cloud that is down is pinged to see whether it is back"),
 			set: durationSetter(1, func(l *loader) *time.Duration { return &l.c.ResourcePingInterval })},
-		{Knob: knob(knobMaxSubmitEC2, kindInt, knobMaxSubmit+", else 20",
+		{Knob: knob(knobMaxSubmitEC2, kindInt, knobMaxSubmit+", else 1000",
 			"the most instances one cloud account runs for jobs at once; further jobs wait idle"),
 			set: intSetter(1, func(l *loader) *int { return &l.c.MaxSubmittedPerResource })},
 		{Knob: knob(knobMaxSubmit, kindInt, "1000",
