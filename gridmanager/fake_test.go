@@ -285,8 +285,8 @@ func (p *fakePolicy) Periodic(ad *classad.ClassAd, now time.Time) Decision {
 func (p *fakePolicy) OnExit(ad *classad.ClassAd, now time.Time) Decision {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.onExit.Action == ActionNone && p.onExit.Reason == "" {
-		return Decision{Action: ActionRemove}
+	if p.onExit.Action == ActionNone {
+		return Decision{Action: ActionComplete}
 	}
 	return p.onExit
 }

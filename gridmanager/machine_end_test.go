@@ -87,7 +87,7 @@ func TestStateDoneSave(t *testing.T) {
 		{name: "on_exit_remove false: requeued", state: stDoneSave, want: stClearRequest,
 			setup: func(h *harness, j *job) {
 				remote("terminated", "")(h, j)
-				h.policy.onExit = Decision{Action: ActionNone, Reason: "stay"}
+				h.policy.onExit = Decision{Action: ActionRequeue, Reason: "stay"}
 			},
 			check: func(t *testing.T, h *harness, j *job) {
 				if s := jobs.Status(h.get(j)); s != jobs.StatusIdle {

@@ -291,7 +291,7 @@ func (m *Manager) launchDone(j *job) {
 		now := m.now()
 		exit := []jobs.Change{jobs.SetInt(attrExitCode, 0), {Name: attrExitBySignal, Expr: classad.Literal(classad.Bool(false))}}
 		jobs.Apply(ad, exit)
-		d := m.opts.Policy.OnExit(ad, now)
+		d := m.opts.Policy.OnExit(withRunTime(ad.Copy(), now), now)
 		cs := append(exit, leaveRunning(ad, now.Unix())...)
 		var to int64
 		switch d.Action {
@@ -301,7 +301,7 @@ func (m *Manager) launchDone(j *job) {
 				return &result{err: fmt.Errorf("on_exit_hold: %w", err)}
 			}
 			cs, to = append(cs, hc...), jobs.StatusHeld
-		case ActionNone: // on_exit_remove is false: back to idle for another run
+		case ActionRequeue: // on_exit_remove is false: back to idle for another run
 			cs = append(cs, jobs.SetInt(jobs.AttrJobStatus, jobs.StatusIdle), jobs.SetInt(jobs.AttrLastJobStatus, jobs.Status(ad)),
 				jobs.SetInt(jobs.AttrEnteredCurrentStatus, now.Unix()))
 			to = jobs.StatusIdle

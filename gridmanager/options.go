@@ -175,12 +175,15 @@ func (o *Options) setDefaults() {
 // Action is what a policy decision asks of the job.
 type Action int
 
-// The actions.
+// The actions. Periodic gives None, Hold, Remove or Release; OnExit gives Hold, Complete
+// or Requeue.
 const (
-	ActionNone Action = iota
-	ActionHold
-	ActionRemove
-	ActionRelease
+	ActionNone     Action = iota
+	ActionHold            // HoldReason = Reason, HoldReasonCode = Code, HoldReasonSubCode = SubCode
+	ActionRemove          // RemoveReason = Reason
+	ActionRelease         // ReleaseReason = Reason
+	ActionComplete        // at exit: the job leaves the queue as Completed (on_exit_remove true)
+	ActionRequeue         // at exit: on_exit_remove false, the job runs again
 )
 
 // Decision is one policy outcome: the action and, for a hold, its reason and codes.
@@ -194,8 +197,8 @@ type Decision struct {
 //
 // Periodic is periodic_hold / periodic_release / periodic_remove: ActionNone when nothing
 // fires. OnExit is evaluated at completion on an ad with ExitCode 0 and ExitBySignal false:
-// ActionHold when on_exit_hold fires, ActionRemove when the job leaves the queue
-// (on_exit_remove true, the default), ActionNone when it stays queued to run again.
+// ActionHold when on_exit_hold fires, ActionComplete when the job leaves the queue
+// (on_exit_remove true, the default), ActionRequeue when it stays queued to run again.
 type Policy interface {
 	Periodic(ad *classad.ClassAd, now time.Time) Decision
 	OnExit(ad *classad.ClassAd, now time.Time) Decision

@@ -8,18 +8,51 @@ import (
 
 	"github.com/ec2grid/ec2grid/classad"
 	"github.com/ec2grid/ec2grid/jobs"
+	"github.com/ec2grid/ec2grid/policy"
 )
 
-// noPolicy is used until the policy package is wired: nothing fires periodically, and a
-// completed job leaves the queue (on_exit_remove's default).
-type noPolicy struct{}
+// jobPolicy is the policy package behind the Policy interface.
+type jobPolicy struct{}
 
-func (noPolicy) Periodic(*classad.ClassAd, time.Time) Decision { return Decision{} }
-func (noPolicy) OnExit(*classad.ClassAd, time.Time) Decision {
-	return Decision{Action: ActionRemove}
+func defaultPolicy() Policy { return jobPolicy{} }
+
+func (jobPolicy) Periodic(ad *classad.ClassAd, now time.Time) Decision {
+	return fromPolicy(policy.Periodic(ad, now), ActionNone)
 }
 
-func defaultPolicy() Policy { return noPolicy{} }
+// OnExit: policy.OnExit gives None only for a job already held, completed or removed,
+// which the state machine never asks about; should it, the job completes.
+func (jobPolicy) OnExit(ad *classad.ClassAd, now time.Time) Decision {
+	return fromPolicy(policy.OnExit(ad, now), ActionComplete)
+}
+
+func fromPolicy(d policy.Decision, none Action) Decision {
+	out := Decision{Reason: d.Reason, Code: int(d.Code), SubCode: int(d.SubCode)}
+	switch d.Action {
+	case policy.Hold:
+		out.Action = ActionHold
+	case policy.Remove:
+		out.Action = ActionRemove
+	case policy.Release:
+		out.Action = ActionRelease
+	case policy.Complete:
+		out.Action = ActionComplete
+	case policy.Requeue:
+		out.Action = ActionRequeue
+	default: // None, and Vacate, which a grid job cannot do (HTCondor's gridmanager ignores it)
+		out.Action = none
+	}
+	return out
+}
+
+// withRunTime adds the current run to RemoteWallClockTime on the ad (a copy) before policy
+// sees it, as HTCondor's BaseJob::UpdateJobTime does.
+func withRunTime(ad *classad.ClassAd, now time.Time) *classad.ClassAd {
+	if cs := leaveRunning(ad, now.Unix()); cs != nil {
+		jobs.Apply(ad, cs[:1])
+	}
+	return ad
+}
 
 // verdict is one periodic decision, with the status it was made for.
 type verdict struct {
@@ -48,7 +81,7 @@ func (m *Manager) startPolicyPass() {
 			if err != nil {
 				continue
 			}
-			if d := pol.Periodic(ad, now); d.Action != ActionNone {
+			if d := pol.Periodic(withRunTime(ad, now), now); d.Action != ActionNone {
 				out = append(out, verdict{id: id, status: jobs.Status(ad), d: d})
 			}
 		}
@@ -79,7 +112,7 @@ func (m *Manager) evalPolicy(j *job) {
 	if err != nil {
 		return
 	}
-	if d := m.opts.Policy.Periodic(ad, m.now()); d.Action != ActionNone {
+	if d := m.opts.Policy.Periodic(withRunTime(ad, m.now()), m.now()); d.Action != ActionNone {
 		j.ext().verdict = &d
 	}
 }
