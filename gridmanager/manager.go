@@ -331,6 +331,9 @@ func (m *Manager) transit(j *job, next state) {
 	j.state = next
 	j.res = nil
 	j.wakeAt = timeZero
+	if next == stSeekInstanceID || next == stSpotCheck {
+		j.since, j.passes = timeZero, 0 // the consistency clock starts when the seek does
+	}
 	if next == stGone {
 		m.drop(j)
 		return
