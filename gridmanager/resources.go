@@ -22,7 +22,7 @@ func (m *Manager) resourceFor(key resource.Key, gridResource string) *resState {
 		byInstance: map[string]*job{}, byToken: map[string]*job{},
 		byKey: map[string]*job{}, bySpot: map[string]*job{},
 		orphans:   map[string]time.Time{},
-		nextSweep: m.now(),
+		nextSweep: m.now().Add(max(m.opts.OrphanSweepInterval, 0)), // not with the first passes: those are the jobs'
 	}
 	rs.cloud = m.opts.NewCloud(ctx, key, listener{m})
 	rs.health = rs.cloud.Health()
