@@ -1,6 +1,9 @@
 // Command ec2grid runs ec2grid's long-lived servers, one subcommand each:
 //
 //	ec2grid cloud --state DIR [--listen ADDR] [--config FILE.hcl] [flags]   a local EC2-compatible cloud
+//	ec2grid daemon [-home DIR]                                              the job queue daemon (docs/ec2grid-daemon.md)
+//	ec2grid status [-home DIR]                                              is the daemon running
+//	ec2grid stop [-home DIR]                                                stop the daemon
 //	ec2grid help [COMMAND]                                                 usage
 //
 // Subcommands live in one table (commands), so the job queue's `ec2grid daemon` joins as
