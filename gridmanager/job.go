@@ -87,7 +87,8 @@ type job struct {
 	attached, completion, maybeStarted      bool
 	keyMaybeCreated, stale                  bool
 
-	tries     int       // attempts of the current command (start, cancel, keypair, attach)
+	tries     int       // attempts of the current command (cancel, keypair, attach)
+	starts    int       // starts whose outcome was lost, since the last confirmed one
 	since     time.Time // when the current wait began (cancel sent, seek begun)
 	passes    int       // status passes begun after since
 	startedAt time.Time // start of the instance as far as we know (for PurgeGrace)

@@ -240,19 +240,19 @@ func (m *Manager) startResult(j *job, r *result) state {
 	case r.ok() && len(r.fields) >= 2:
 		j.instanceID = r.fields[1]
 		j.startedAt, j.lastSeen = m.now(), m.now()
-		j.tries = 0
+		j.starts = 0
 		m.stats.starts.Add(1)
 		return stSaveInstanceID
 	case r.lost():
 		j.maybeStarted = true
-		j.tries++
-		if j.tries >= maxStartTries {
+		j.starts++
+		if j.starts >= maxStartTries {
 			m.releaseSlot(j)
 			return holdWith(j, holdStartUnconfirmed(r.errorString()))
 		}
-		if clientTokenWorks(j.tokenServerType()) {
-			return m.retryLater(j, stStartVM)
-		}
+		// Look for it (by token, or keypair name where tokens are ignored) in the early
+		// pass; a start goes out again only once passes over the consistency window
+		// have not shown it (with the same token, where that makes it idempotent).
 		return stSeekInstanceID
 	case strings.Contains(r.failureText(), "InstanceLimitExceeded"):
 		m.releaseSlot(j) // HTCondor's dead branch (§10.4), alive here

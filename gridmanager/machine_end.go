@@ -299,7 +299,7 @@ func stateSeekInstanceID(m *Manager, j *job) state {
 	if !m.consistent(j) {
 		return stSeekInstanceID
 	}
-	j.since, j.maybeStarted, j.tries = timeZero, false, 0
+	j.since, j.maybeStarted = timeZero, false // starts stay: a start that keeps getting lost ends in a hold
 	if j.gone() {
 		return m.abandon(j)
 	}

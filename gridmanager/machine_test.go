@@ -239,10 +239,10 @@ func TestStateStartVM(t *testing.T) {
 					t.Errorf("lists %q", a)
 				}
 			}},
-		{name: "lost on amazon: retry the same token later", state: stStartVM, setup: lost, want: stStartVM, calls: []string{"EC2_VM_START"},
+		{name: "lost on amazon: seek it by token", state: stStartVM, setup: lost, want: stSeekInstanceID, calls: []string{"EC2_VM_START"},
 			check: func(t *testing.T, h *harness, j *job) {
-				if !j.maybeStarted || j.wakeAt.IsZero() || j.token != "tok-1" {
-					t.Errorf("maybeStarted %v wake %v token %q", j.maybeStarted, j.wakeAt, j.token)
+				if !j.maybeStarted || j.token != "tok-1" || j.starts != 1 {
+					t.Errorf("maybeStarted %v token %q starts %d", j.maybeStarted, j.token, j.starts)
 				}
 			}},
 		{name: "NEED_CHECK_VM_START on openstack: seek", server: openstack, state: stStartVM, want: stSeekInstanceID, calls: []string{"EC2_VM_START"},
@@ -251,7 +251,7 @@ func TestStateStartVM(t *testing.T) {
 				h.cloud.answer("EC2_VM_START", []string{"1", "NEED_CHECK_VM_START", "curl"}, nil)
 			}},
 		{name: "third lost start holds", state: stStartVM, want: stHold, calls: []string{"EC2_VM_START"},
-			setup: func(h *harness, j *job) { lost(h, j); j.tries = maxStartTries - 1 },
+			setup: func(h *harness, j *job) { lost(h, j); j.starts = maxStartTries - 1 },
 			check: wantHold(40, subStartNotConfirmedOur, "")},
 		{name: "error holds 40/12", state: stStartVM, want: stHold, calls: []string{"EC2_VM_START"},
 			setup: func(h *harness, j *job) {

@@ -303,7 +303,7 @@ func (m *Manager) step(j *job) {
 		if j.busy || j.state == stGone {
 			return
 		}
-		if m.housekeeping(j) {
+		if j.res == nil && m.housekeeping(j) { // a result is seen by its state first
 			continue
 		}
 		from := j.state

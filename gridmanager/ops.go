@@ -370,7 +370,7 @@ func (m *Manager) launchHold(j *job, h hold) {
 		}
 		m.stats.holds.Add(1)
 		m.writeLog(ctx, id, logHeld)
-		return &result{apply: func(j *job) { j.status = jobs.StatusHeld }}
+		return &result{apply: func(j *job) { j.status, j.heldLogged = jobs.StatusHeld, true }}
 	})
 }
 
@@ -388,7 +388,7 @@ func (m *Manager) forgetRemote(j *job) {
 	j.remote = remoteStatus{}
 	j.changed, j.submitLogged, j.executeLogged, j.attached = false, false, false, false
 	j.maybeStarted, j.stale, j.completion = false, false, false
-	j.since, j.passes, j.tries = timeZero, 0, 0
+	j.since, j.passes, j.tries, j.starts = timeZero, 0, 0, 0
 	if j.x != nil {
 		j.x.attachStep, j.x.spotInst, j.x.purged, j.x.lastErr = 0, "", 0, ""
 	}

@@ -154,11 +154,11 @@ func TestRecovery(t *testing.T) {
 			}},
 		{name: "completed still queued: 005 and history", extra: []string{gid(tok + " i-5"), `JobStatus = 4`},
 			state: stGone, events: []int{5}},
-		{name: "NEED_CHECK_VM_START on amazon: the same token again later",
+		{name: "NEED_CHECK_VM_START on amazon: the same token again after the window",
 			cloud: func(f *fakeCloud) {
 				f.script["EC2_VM_START"] = []fakeAnswer{{fields: []string{"1", "NEED_CHECK_VM_START", "curl"}}}
 			},
-			drive: func(h *harness, j *job) { h.later(2 * time.Minute) },
+			drive: func(h *harness, j *job) { h.pass(); h.later(time.Minute); h.pass() },
 			state: stSubmitted, starts: 2, insts: 1, events: []int{27},
 			check: func(t *testing.T, h *harness, j *job) {
 				a, b := h.cloud.calls[0].Args, h.cloud.lastCall("EC2_VM_START").Args
@@ -166,15 +166,35 @@ func TestRecovery(t *testing.T) {
 					t.Errorf("tokens %q then %q", a[8], b[8])
 				}
 			}},
-		{name: "lost start on openstack: seek, found by keypair, no second start",
+		{name: "lost start on amazon, instance there: adopted by token, no second start",
+			cloud: func(f *fakeCloud) { f.script["EC2_VM_START"] = []fakeAnswer{{err: resource.ErrLost}} },
+			drive: func(h *harness, j *job) {
+				h.cloud.mu.Lock()
+				h.cloud.addLocked("i-43", []string{"ami", "NULL", "", "", "", "", "", "", j.token})
+				h.cloud.mu.Unlock()
+				h.pass()
+			},
+			state: stSubmitted, starts: 1, insts: 1, events: []int{27}},
+		{name: "starts lost three times: held, nothing left behind",
 			server: openstack,
 			cloud: func(f *fakeCloud) {
-				f.script["EC2_VM_START"] = []fakeAnswer{{fields: []string{"0", "i-9"}}}
-				f.started = nil
+				for i := 0; i < maxStartTries; i++ {
+					f.script["EC2_VM_START"] = append(f.script["EC2_VM_START"], fakeAnswer{err: resource.ErrLost})
+				}
 			},
-			drive: func(h *harness, j *job) {},
-			state: stSubmitted, starts: 1, insts: 1, events: []int{27},
-		},
+			drive: func(h *harness, j *job) {
+				for i := 0; i < maxStartTries; i++ {
+					h.pass()
+					h.later(time.Minute)
+					h.pass()
+				}
+			},
+			state: stParked, starts: maxStartTries, insts: 0, events: []int{12},
+			check: func(t *testing.T, h *harness, j *job) {
+				if c := jobs.HoldReasonCode(h.get(j)); c != 40 {
+					t.Errorf("hold code %d", c)
+				}
+			}},
 		{name: "lost start (ErrLost) on openstack: instance there, adopted by keypair",
 			server: openstack,
 			cloud:  func(f *fakeCloud) { f.script["EC2_VM_START"] = []fakeAnswer{{err: resource.ErrLost}} },
