@@ -254,6 +254,12 @@ func (m *Manager) startResult(j *job, r *result) state {
 		// pass; a start goes out again only once passes over the consistency window
 		// have not shown it (with the same token, where that makes it idempotent).
 		return stSeekInstanceID
+	case r.err != nil:
+		// No answer, and the resource says the start was never sent (a lost one is
+		// ErrLost): safe to try again.
+		m.log.Warn("start instance", zapJob(j), errField(r.err))
+		m.releaseSlot(j)
+		return m.retryLater(j, stStartVM)
 	case strings.Contains(r.failureText(), "InstanceLimitExceeded"):
 		m.releaseSlot(j) // HTCondor's dead branch (§10.4), alive here
 		return m.retryLater(j, stStartVM)

@@ -258,6 +258,15 @@ func TestStateStartVM(t *testing.T) {
 				withToken(h, j)
 				h.cloud.answer("EC2_VM_START", []string{"1", "E_HTTP_RESPONSE_NOT_200 (400)", "InvalidAMIID.NotFound"}, nil)
 			}, check: wantHold(40, 12, "InvalidAMIID.NotFound")},
+		{name: "not sent (no pending slot): try again later", state: stStartVM, want: stStartVM, calls: []string{"EC2_VM_START"},
+			setup: func(h *harness, j *job) {
+				withToken(h, j)
+				h.cloud.answer("EC2_VM_START", nil, errors.New("resource: waiting for a pending slot: context canceled"))
+			}, check: func(t *testing.T, h *harness, j *job) {
+				if j.wakeAt.IsZero() || j.maybeStarted {
+					t.Errorf("wake %v maybeStarted %v", j.wakeAt, j.maybeStarted)
+				}
+			}},
 		{name: "instance limit: wait", state: stStartVM, want: stStartVM, calls: []string{"EC2_VM_START"},
 			setup: func(h *harness, j *job) {
 				withToken(h, j)

@@ -21,8 +21,11 @@ func stateSpotStart(m *Manager, j *job) state {
 			return stSpotSubmitted // the request id was committed by the op
 		case r.lost():
 			j.maybeStarted = true
-			j.since, j.passes = timeZero, 0
 			return stSpotCheck
+		case r.err != nil && len(r.fields) == 0:
+			m.log.Warn("request spot instance", zapJob(j), errField(r.err))
+			m.releaseSlot(j)
+			return m.retryLater(j, stSpotStart) // never sent: try again
 		}
 		m.releaseSlot(j)
 		return holdWith(j, holdSpotStart(r.errorString()))
