@@ -102,7 +102,7 @@ func (m *Manager) now() time.Time { return m.opts.Now() }
 // defaultCloud runs a resource.Resource for the key until its context ends.
 func (m *Manager) defaultCloud(ctx context.Context, key resource.Key, l resource.Listener) Cloud {
 	r := resource.New(key, resource.Options{
-		GahpPath: m.opts.GahpPath, GahpArgs: m.opts.GahpArgs, ProbeInterval: m.opts.ProbeInterval,
+		GahpPath: m.opts.GahpPath, GahpArgs: m.opts.GahpArgs, GahpEnv: m.opts.GahpEnv, ProbeInterval: m.opts.ProbeInterval,
 		MaxSubmitted: m.opts.MaxSubmitted, MaxPending: m.opts.MaxPending,
 		Logger: m.opts.Logger, Now: m.opts.Now,
 	}, l)

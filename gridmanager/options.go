@@ -100,6 +100,7 @@ type Options struct {
 
 	GahpPath string   // EC2_GAHP; "" holds every job 39/6 unless NewCloud is set
 	GahpArgs []string // extra ec2_gahp arguments
+	GahpEnv  []string // added to the daemon's environment for each ec2_gahp child (its knobs)
 
 	Logger *zap.Logger
 	Now    func() time.Time

@@ -35,7 +35,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	home := homeFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ec2grid daemon [-home DIR]\n\n"+
-			"Runs the job queue daemon in the foreground until SIGINT/SIGTERM or `ec2grid stop`.\n"+
+			"Runs the job queue daemon and its grid manager in the foreground until SIGINT/SIGTERM\n"+
+			"or `ec2grid stop`.\n"+
 			"Knobs come from $EC2GRID_HOME/config.hcl and EC2GRID_<NAME> variables (docs/configuration.md).\n\n")
 		fs.PrintDefaults()
 	}
@@ -55,7 +56,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	err = daemon.Run(ctx, cfg, daemon.Options{
-		// The grid manager joins here (issue 7).
+		Manager: gridManager(cfg, os.Getenv),
 		Ready: func(socket string, pid int) {
 			fmt.Fprintf(stderr, "ec2grid daemon: listening on %s (pid %d)\n", socket, pid)
 		},
