@@ -13,3 +13,7 @@ const accessWriteSearch = 0x2 | 0x1
 func canWrite(dir string) error {
 	return syscall.Access(dir, accessWriteSearch)
 }
+
+// openNoBlock makes open(2) return at once on a FIFO instead of waiting for a writer; on
+// a regular file it changes nothing.
+const openNoBlock = syscall.O_NONBLOCK

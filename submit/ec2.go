@@ -1,6 +1,8 @@
 package submit
 
 import (
+	"fmt"
+	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,11 +67,30 @@ func (jb *jobBuilder) setEC2Keys() error {
 			return jb.fail(k.p, nil, "EC2 jobs require a '%s' or '%s' parameter (a key file, or %s)", k.p.key, k.alt, fromInstance)
 		}
 		path := absPath(jb.iwd, k.p.value)
-		if err := jb.r.fs.checkReadable(path); err != nil {
+		st, err := jb.r.fs.checkReadable(path)
+		if err != nil {
 			return jb.fail(k.p, err, "Failed to open %s %s (%s)", k.what, path, errno(err))
+		}
+		if err := jb.checkKeyFileMode(k.p, k.what, path, st.Mode()); err != nil {
+			return err
 		}
 		jb.ad.SetString(k.attr, path)
 	}
+	return nil
+}
+
+// checkKeyFileMode warns about a key file that users other than its owner may write (one
+// of them could put their own account's key there and receive this user's instances and
+// user data), or refuses it when Options.RefuseWritableKeyFiles is set. The warning names
+// the file and its mode, never its contents.
+func (jb *jobBuilder) checkKeyFileMode(p param, what, path string, mode fs.FileMode) error {
+	if mode&othersMayWrite == 0 {
+		return nil
+	}
+	if jb.r.opts.RefuseWritableKeyFiles {
+		return jb.fail(p, nil, "the %s %s is writable by others (mode %04o); refused because %s is true: chmod go-w %s", what, path, mode.Perm(), RefuseWritableKeyFilesKnob, path)
+	}
+	jb.r.warn(fmt.Sprintf("on Line %d of %s: %s: the %s %s is writable by others (mode %04o): chmod go-w %s", p.line, jb.r.f.Name, p.key, what, path, mode.Perm(), path))
 	return nil
 }
 
@@ -151,16 +172,18 @@ func (jb *jobBuilder) setEC2UserData() error {
 	if err != nil {
 		return err
 	}
-	size := len(data.value)
+	size := int64(len(data.value))
 	over := data
 	if file.ok {
 		path := absPath(jb.iwd, file.value)
-		contents, err := jb.r.fs.readFile(path)
+		// Only the size matters here; reading stops past the limit, so a huge file
+		// costs no memory.
+		_, n, err := jb.r.fs.readLimited(path, maxUserDataBytes)
 		if err != nil {
 			return jb.fail(file, err, "Failed to open user data file %s (%s)", path, errno(err))
 		}
 		jb.ad.SetString("EC2UserDataFile", path)
-		size += len(contents)
+		size += n
 		over = file
 	}
 	if size > maxUserDataBytes {

@@ -3,6 +3,7 @@ package submit
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,27 +39,85 @@ func absPath(dir, p string) string {
 // errIsDir reports a path that names a directory where a file is needed.
 var errIsDir = errors.New("is a directory")
 
-// checkReadable opens p for reading and refuses directories.
-func (f fsys) checkReadable(p string) error {
-	h, err := os.Open(f.host(p))
-	if err != nil {
-		return err
+// notRegular describes what a path that is not a regular file is, for messages: a FIFO or
+// a device must be refused before it is opened, since opening or reading one can block
+// forever or never end.
+func notRegular(m fs.FileMode) error {
+	switch {
+	case m.IsDir():
+		return errIsDir
+	case m&fs.ModeNamedPipe != 0:
+		return errors.New("is a named pipe (FIFO), not a regular file")
+	case m&fs.ModeSocket != 0:
+		return errors.New("is a socket, not a regular file")
+	case m&fs.ModeDevice != 0:
+		return errors.New("is a device, not a regular file")
 	}
-	defer h.Close()
-	st, err := h.Stat()
-	if err != nil {
-		return err
-	}
-	if st.IsDir() {
-		return &fs.PathError{Op: "open", Path: p, Err: errIsDir}
-	}
-	return nil
+	return errors.New("is not a regular file")
 }
 
-// readFile reads p.
-func (f fsys) readFile(p string) ([]byte, error) {
-	return os.ReadFile(f.host(p))
+// open opens p for reading if it is a regular file. It looks before it opens (a FIFO's
+// open blocks until someone writes to it), opens without blocking in case p was replaced
+// in between, and checks again what it opened.
+func (f fsys) open(p string) (*os.File, fs.FileInfo, error) {
+	st, err := os.Stat(f.host(p))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: notRegular(st.Mode())}
+	}
+	h, err := os.OpenFile(f.host(p), os.O_RDONLY|openNoBlock, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st, err = h.Stat(); err != nil || !st.Mode().IsRegular() {
+		h.Close()
+		if err == nil {
+			err = &fs.PathError{Op: "open", Path: p, Err: notRegular(st.Mode())}
+		}
+		return nil, nil, err
+	}
+	return h, st, nil
 }
+
+// checkReadable checks that p is a regular file this process can open, and returns what
+// it found, for the permission checks.
+func (f fsys) checkReadable(p string) (fs.FileInfo, error) {
+	h, st, err := f.open(p)
+	if err != nil {
+		return nil, err
+	}
+	h.Close()
+	return st, nil
+}
+
+// readLimited reads the regular file p if it holds at most max bytes. Otherwise it returns
+// no data and the file's size (more than max), having read at most max+1 bytes: a 100 MB
+// file is refused, not loaded.
+func (f fsys) readLimited(p string, max int64) (data []byte, size int64, err error) {
+	h, st, err := f.open(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer h.Close()
+	if st.Size() > max {
+		return nil, st.Size(), nil
+	}
+	// The file may have grown since the Stat: the limit is kept while reading too.
+	data, err = io.ReadAll(io.LimitReader(h, max+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", p, err)
+	}
+	if int64(len(data)) > max {
+		return nil, int64(len(data)), nil
+	}
+	return data, int64(len(data)), nil
+}
+
+// othersMayWrite is the permission bits that let users other than the owner change a file
+// (group and world write), the bits ssh's StrictModes refuses on a private key.
+const othersMayWrite fs.FileMode = 0o022
 
 // checkDir reports whether dir exists and is a directory.
 func (f fsys) checkDir(dir string) error {
@@ -76,8 +135,10 @@ func (f fsys) checkDir(dir string) error {
 // process may write there, and p itself is not a directory. Nothing is created, so
 // -dry-run leaves no trace.
 func (f fsys) checkCreatable(p string) error {
-	if st, err := os.Stat(f.host(p)); err == nil && st.IsDir() {
-		return fmt.Errorf("%s is a directory", p)
+	// The gridmanager replaces whatever is there; something other than a regular file
+	// (a directory, a FIFO) is surely a mistake in the path.
+	if st, err := os.Stat(f.host(p)); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s %v", p, notRegular(st.Mode()))
 	}
 	dir := filepath.Dir(p)
 	if err := f.checkDir(dir); err != nil {

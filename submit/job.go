@@ -61,7 +61,16 @@ type Options struct {
 	Root string
 	// MaxJobs caps the number of jobs; 0 means DefaultMaxJobs.
 	MaxJobs int
+	// RefuseWritableKeyFiles makes a key file (ec2_access_key_id, ec2_secret_access_key)
+	// that its group or other users may write an error; when false it is a warning.
+	// condor_submit sets it from the RefuseWritableKeyFilesKnob configuration knob.
+	RefuseWritableKeyFiles bool
 }
+
+// RefuseWritableKeyFilesKnob is the configuration knob (config.Config's
+// SubmitRefuseWritableKeyFiles) condor_submit reads into Options.RefuseWritableKeyFiles;
+// messages name it so a user knows what refused the file.
+const RefuseWritableKeyFilesKnob = "SUBMIT_REFUSE_WRITABLE_KEY_FILES"
 
 // Submission is the result of running a submit file: the clusters it makes, with every
 // job's complete ad, and any warnings for the user.
@@ -295,9 +304,12 @@ func (r *run) items(qa *queueArgs, line int) ([]string, error) {
 			return qa.items, nil
 		}
 		p := absPath(r.opts.Dir, qa.file)
-		data, err := r.fs.readFile(p)
+		data, size, err := r.fs.readLimited(p, maxFileBytes)
 		if err != nil {
 			return nil, errorf(r.f.Name, line, "queue", err, "Failed to open item file %s (%s)", p, errno(err))
+		}
+		if size > maxFileBytes {
+			return nil, errorf(r.f.Name, line, "queue", nil, "item file %s is larger than %d bytes", p, maxFileBytes)
 		}
 		var rows []string
 		for _, l := range strings.Split(string(data), "\n") {

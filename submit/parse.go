@@ -15,6 +15,13 @@ import (
 // from exhausting memory before a line is even looked at.
 const maxFileBytes = 16 << 20
 
+// maxLineBytes caps one line of a submit file: a physical line, a logical line (continuations
+// joined) and a multi-line @= value alike. The longest real value is inline user data, at
+// most 16 KiB (EC2's limit); a queue statement's item list spans many lines. One MiB is far
+// beyond both, and stops a runaway line (a binary file, a generated 10 MB value) at a
+// clear error naming its line, before it is held in memory whole.
+const maxLineBytes = 1 << 20
+
 // File is a parsed submit file: its statements in order, with values still unexpanded.
 // Macros are expanded lazily, when Jobs runs each queue statement, because that is when
 // HTCondor expands them: the last definition before a queue statement wins, and $(Process)
@@ -80,17 +87,32 @@ type lineReader struct {
 	err   error
 }
 
-// physical returns the next physical line without its line ending.
+// physical returns the next physical line without its line ending. A line longer than
+// maxLineBytes is an error naming it; at most maxLineBytes of it is ever held.
 func (lr *lineReader) physical() (string, bool) {
 	if lr.eof || lr.err != nil {
 		return "", false
 	}
-	s, err := lr.r.ReadString('\n')
-	lr.bytes += len(s)
-	if lr.bytes > maxFileBytes {
-		lr.err = errorf(lr.name, lr.n+1, "", nil, "submit file is larger than %d bytes", maxFileBytes)
-		return "", false
+	var line []byte
+	var err error
+	for {
+		var chunk []byte
+		chunk, err = lr.r.ReadSlice('\n')
+		lr.bytes += len(chunk)
+		if lr.bytes > maxFileBytes {
+			lr.err = errorf(lr.name, lr.n+1, "", nil, "submit file is larger than %d bytes", maxFileBytes)
+			return "", false
+		}
+		if len(line)+len(chunk) > maxLineBytes+len("\r\n") {
+			lr.err = errorf(lr.name, lr.n+1, "", nil, "line is longer than %d bytes", maxLineBytes)
+			return "", false
+		}
+		line = append(line, chunk...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			break
+		}
 	}
+	s := string(line)
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
 			lr.err = fmt.Errorf("read submit file %s: %w", lr.name, err)
@@ -104,6 +126,10 @@ func (lr *lineReader) physical() (string, bool) {
 	lr.n++
 	s = strings.TrimSuffix(s, "\n")
 	s = strings.TrimSuffix(s, "\r")
+	if len(s) > maxLineBytes {
+		lr.err = errorf(lr.name, lr.n, "", nil, "line is longer than %d bytes", maxLineBytes)
+		return "", false
+	}
 	return s, true
 }
 
@@ -116,7 +142,9 @@ func (lr *lineReader) logical() (string, int, bool) {
 	for {
 		s, ok := lr.physical()
 		if !ok {
-			if first == 0 {
+			if first == 0 || lr.err != nil {
+				// A read error or an over-long line ends parsing; the half-read
+				// statement must not be reported as some other mistake.
 				return "", 0, false
 			}
 			break
@@ -132,12 +160,20 @@ func (lr *lineReader) logical() (string, int, bool) {
 			first = lr.n
 		}
 		body := strings.TrimRight(s, " \t")
-		if strings.HasSuffix(body, `\`) {
-			b.WriteString(body[:len(body)-1])
-			continue
+		continued := strings.HasSuffix(body, `\`)
+		if continued {
+			body = body[:len(body)-1]
+		} else {
+			body = s
 		}
-		b.WriteString(s)
-		break
+		if b.Len()+len(body) > maxLineBytes {
+			lr.err = errorf(lr.name, first, "", nil, "the line continued with \\ is longer than %d bytes", maxLineBytes)
+			return "", 0, false
+		}
+		b.WriteString(body)
+		if !continued {
+			break
+		}
 	}
 	return strings.TrimSpace(b.String()), first, true
 }
@@ -231,6 +267,7 @@ func readHereDoc(lr *lineReader, tag string, line int, key string) (string, erro
 		return "", errorf(lr.name, line, key, nil, "@= needs a tag without spaces, as in 'key @=end' ... '@end'")
 	}
 	var lines []string
+	size := 0
 	for {
 		s, ok := lr.physical()
 		if !ok {
@@ -241,6 +278,10 @@ func readHereDoc(lr *lineReader, tag string, line int, key string) (string, erro
 		}
 		if strings.TrimSpace(s) == "@"+tag {
 			return strings.Join(lines, "\n"), nil
+		}
+		size += len(s) + 1
+		if size > maxLineBytes {
+			return "", errorf(lr.name, line, key, nil, "multi-line value @=%s is longer than %d bytes", tag, maxLineBytes)
 		}
 		lines = append(lines, s)
 	}
