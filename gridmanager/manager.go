@@ -50,6 +50,7 @@ type Manager struct {
 	timer     *time.Timer
 	policyOut chan []verdict
 	policyRun bool
+	lagged    bool // the store's event channel was seen full: re-read the queue once drained
 	nextPass  time.Time
 	orphanOut chan orphanReport
 
@@ -144,6 +145,7 @@ func (m *Manager) Run(ctx context.Context) error {
 				return errors.New("gridmanager: the job store closed")
 			}
 			m.onEvent(ev)
+			m.checkLag(events)
 		case d := <-m.done:
 			m.opFinished(d)
 		case <-m.inbox.kick:
@@ -183,6 +185,21 @@ func (m *Manager) resync() error {
 		}
 	}
 	return nil
+}
+
+// checkLag re-reads the queue after the store's channel was (nearly) full. The store drops
+// events for a full channel and owes a Resync, but delivers it only with its next event,
+// which may never come (a cluster of 10,000 jobs submitted at once, then quiet): once
+// the channel has been seen full, the queue is read again as soon as it is drained.
+func (m *Manager) checkLag(events <-chan jobs.Event) {
+	if n := len(events); n >= cap(events)-1 && cap(events) > 1 {
+		m.lagged = true
+	} else if n == 0 && m.lagged {
+		m.lagged = false
+		if err := m.resync(); err != nil {
+			m.log.Error("re-read the queue", zap.Error(err))
+		}
+	}
 }
 
 func (m *Manager) onEvent(ev jobs.Event) {

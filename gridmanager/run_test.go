@@ -261,3 +261,18 @@ func TestPeriodicPolicyRuns(t *testing.T) {
 		return err == nil && jobs.Status(ad) == jobs.StatusHeld && r.cloud.count("EC2_VM_STOP") == 1
 	})
 }
+
+// TestBigCluster: a cluster larger than the store's subscriber buffer overflows the event
+// channel; every job is still managed (the queue is read again once the channel drains).
+func TestBigCluster(t *testing.T) {
+	n := jobs.SubscriberBuffer + 500
+	r := startRun(t, amazon, Options{})
+	r.submitN(n)
+	deadline := time.Now().Add(2 * waitTimeout)
+	for r.countJobs(hasInstance) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs started", r.countJobs(hasInstance), n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
