@@ -320,13 +320,21 @@ func (m *Manager) step(j *job) {
 		if j.busy || j.state == stGone {
 			return
 		}
-		if j.res == nil && m.housekeeping(j) { // a result is seen by its state first
+		// Events already due (025/026, 029/030) go before anything the state writes.
+		if j.res == nil && len(j.logs) > 0 {
+			m.flushLogs(j)
 			continue
 		}
 		from := j.state
 		next := stateFuncs[from](m, j)
 		if next == from {
 			if j.busy || j.res != nil {
+				continue
+			}
+			// The job waits: now the 012 of a hold it did not make and its policy
+			// verdict, after the state's own command (so a condor_hold's EC2_VM_STOP
+			// does not queue behind 012 writes to a shared user log).
+			if m.housekeeping(j) {
 				continue
 			}
 			return
@@ -358,13 +366,17 @@ func (m *Manager) transit(j *job, next state) {
 	m.index(j)
 }
 
-// housekeeping launches the op a job needs besides its state: pending user log events
-// (012 for a hold the grid manager did not make, 001, 025/026, 029/030) and a pending
-// policy verdict. It reports whether it launched one.
+// housekeeping launches the op a waiting job needs besides its state: the 012 of a hold
+// the grid manager did not make, pending user log events, and a pending policy verdict.
+// It reports whether it launched one.
 func (m *Manager) housekeeping(j *job) bool {
 	if j.status == jobs.StatusHeld && !j.heldLogged {
 		j.heldLogged = true
 		j.logs = append(j.logs, logHeld)
+	}
+	if len(j.logs) > 0 {
+		m.flushLogs(j)
+		return true
 	}
 	if j.x != nil && j.x.verdict != nil {
 		d := *j.x.verdict
@@ -372,16 +384,17 @@ func (m *Manager) housekeeping(j *job) bool {
 		m.launchPolicy(j, d)
 		return true
 	}
-	if len(j.logs) > 0 {
-		kinds, id := j.logs, j.id
-		j.logs = nil
-		m.launch(j, m.ops, func(ctx context.Context) *result {
-			m.writeLog(ctx, id, kinds...)
-			return &result{house: true}
-		})
-		return true
-	}
 	return false
+}
+
+// flushLogs writes the job's pending user log events.
+func (m *Manager) flushLogs(j *job) {
+	kinds, id := j.logs, j.id
+	j.logs = nil
+	m.launch(j, m.ops, func(ctx context.Context) *result {
+		m.writeLog(ctx, id, kinds...)
+		return &result{house: true}
+	})
 }
 
 // wake arranges for the job to be stepped at t.
