@@ -98,7 +98,9 @@ func NewClient(ctx context.Context, r io.Reader, w io.Writer, opts ClientOptions
 	if c.poll <= 0 {
 		c.poll = DefaultPollInterval
 	}
-	lr := NewLineReader(r, MaxResultLine)
+	// A result line over the limit means the server is broken: the client fails at once
+	// rather than read on (perhaps forever) to a newline it has no use for.
+	lr := NewLineReader(r, MaxResultLine).StopAtLimit()
 
 	banner := make(chan error, 1)
 	go func() {

@@ -2,6 +2,7 @@ package gahp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,8 @@ type LineReader struct {
 	max   int
 	line  []byte
 	limit bool
+	stop  bool  // StopAtLimit: fail at the limit instead of discarding to the line's end
+	err   error // the sticky error of a stopping reader
 }
 
 // NewLineReader returns a reader of lines of at most max bytes (escapes included, CRs and
@@ -38,11 +41,24 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 	return &LineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
 }
 
+// StopAtLimit makes ReadLine fail as soon as a line passes the limit, without reading the
+// rest of it, and fail the same way on every later call. A client wants this: a result line
+// lost is a request never answered, so there is nothing to resynchronise to, and a peer
+// that sends gigabytes without a newline must not keep it reading. It returns lr.
+func (lr *LineReader) StopAtLimit() *LineReader {
+	lr.stop = true
+	return lr
+}
+
 // ReadLine returns the next line without its terminator. The returned slice is valid until
 // the next call. At end of input it returns io.EOF, or io.ErrUnexpectedEOF if a partial line
 // was pending (its bytes are dropped: a line that never ended was never sent). A line over
-// the limit is consumed to its end and reported as ErrLineTooLong.
+// the limit is reported as ErrLineTooLong and consumed to its end (unless StopAtLimit), with
+// memory held in proportion to the limit, however long the line is.
 func (lr *LineReader) ReadLine() ([]byte, error) {
+	if lr.err != nil {
+		return nil, lr.err
+	}
 	lr.line = lr.line[:0]
 	lr.limit = false
 	escaped := false
@@ -50,6 +66,19 @@ func (lr *LineReader) ReadLine() ([]byte, error) {
 	for {
 		chunk, err := lr.r.ReadSlice('\n')
 		n += len(chunk)
+		if !escaped && bytes.IndexByte(chunk, '\\') < 0 && bytes.IndexByte(chunk, '\r') < 0 {
+			// No escape and no CR: the chunk is line bytes up to an LF at its end, if
+			// any, and is taken whole instead of byte by byte (a peer may send gigabytes).
+			body, ended := bytes.CutSuffix(chunk, []byte{'\n'})
+			lr.add(body...)
+			if ended {
+				if lr.limit {
+					return nil, fmt.Errorf("read line: %w (limit %d bytes)", ErrLineTooLong, lr.max)
+				}
+				return lr.line, nil
+			}
+			chunk = nil
+		}
 		for i := 0; i < len(chunk); i++ {
 			c := chunk[i]
 			if escaped {
@@ -74,6 +103,10 @@ func (lr *LineReader) ReadLine() ([]byte, error) {
 			default:
 				lr.add(c)
 			}
+		}
+		if lr.limit && lr.stop {
+			lr.err = fmt.Errorf("read line: %w (limit %d bytes)", ErrLineTooLong, lr.max)
+			return nil, lr.err
 		}
 		switch {
 		case err == nil || errors.Is(err, bufio.ErrBufferFull):
