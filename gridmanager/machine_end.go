@@ -152,6 +152,13 @@ func stateCancelCheck(m *Manager, j *job) state {
 		return m.postCancel(j)
 	}
 	if j.tries <= maxCancelRetries {
+		// Not gone yet: stop again, but no faster than RetryDelay after the last stop,
+		// so the retries span a while even when early passes come every second (an
+		// instance shutting down on a cloud that is not trusted to finish, §3.7).
+		if again := j.since.Add(m.opts.RetryDelay); m.now().Before(again) {
+			m.wake(j, again)
+			return stCancelCheck
+		}
 		return stCancel
 	}
 	j.tries = 0

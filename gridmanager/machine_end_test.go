@@ -163,8 +163,12 @@ func TestStateCancelCheck(t *testing.T) {
 				j.completion = true
 			}},
 		{name: "shutting-down trusted on Amazon", state: stCancelCheck, setup: sent("shutting-down", 1), want: stDelete},
-		{name: "shutting-down not trusted on OpenStack", server: openstack, state: stCancelCheck, setup: sent("shutting-down", 1), want: stCancel},
-		{name: "still running: cancel again", state: stCancelCheck, setup: sent("running", 2), want: stCancel},
+		{name: "shutting-down not trusted on OpenStack", server: openstack, state: stCancelCheck, want: stCancel,
+			setup: func(h *harness, j *job) { sent("shutting-down", 1)(h, j); j.since = h.clock.Now().Add(-time.Minute) }},
+		{name: "still running: cancel again, RetryDelay after the last stop", state: stCancelCheck, want: stCancel,
+			setup: func(h *harness, j *job) { sent("running", 2)(h, j); j.since = h.clock.Now().Add(-time.Minute) }},
+		{name: "still running right after the stop: wait", state: stCancelCheck, want: stCancelCheck,
+			setup: func(h *harness, j *job) { sent("running", 2)(h, j); j.since = h.clock.Now() }},
 		{name: "still running after three retries: hold 42/16", state: stCancelCheck, setup: sent("running", maxCancelRetries+1), want: stHold,
 			check: wantHold(42, 16, "Job cancel did not succeed after 3 tries, giving up.")},
 	})
