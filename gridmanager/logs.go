@@ -2,7 +2,10 @@ package gridmanager
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -44,17 +47,86 @@ func (m *Manager) writeLog(ctx context.Context, id jobs.JobID, kinds ...logKind)
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(str(ad, attrIwd), path)
 	}
-	w, err := userlog.Open(path, userlog.WriterOptions{Now: m.opts.Now})
-	if err != nil {
-		m.log.Warn("user log: open", zap.Stringer("job", id), zap.String("path", path), zap.Error(err))
-		return
-	}
-	defer w.Close()
-	for _, k := range kinds {
-		if err := w.Write(ctx, event(ad, k)); err != nil {
-			m.log.Warn("user log: write", zap.Stringer("job", id), zap.String("path", path), zap.Error(err))
+	err = m.logSync.write(path, func() error {
+		w, err := userlog.Open(path, userlog.WriterOptions{Now: m.opts.Now, NoSync: true})
+		if err != nil {
+			return err
 		}
+		defer w.Close()
+		for _, k := range kinds {
+			if err := w.Write(ctx, event(ad, k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		m.log.Warn("user log", zap.Stringer("job", id), zap.String("path", path), zap.Error(err))
 	}
+}
+
+// logSyncer group-commits user logs: each event is written at once (without fsync) and
+// the writer then waits until an fsync begun after its write has finished, so jobs that
+// share one log (a cluster's) share fsyncs instead of queueing for one each. A writer
+// returns only when its events are on disk, as HTCondor's fsync per event promises.
+type logSyncer struct {
+	mu     sync.Mutex
+	byPath map[string]*pathSync
+}
+
+type pathSync struct {
+	refs            int
+	written, synced uint64     // under logSyncer.mu
+	syncMu          sync.Mutex // one fsync at a time per file
+}
+
+func (s *logSyncer) write(path string, do func() error) error {
+	s.mu.Lock()
+	if s.byPath == nil {
+		s.byPath = map[string]*pathSync{}
+	}
+	ps := s.byPath[path]
+	if ps == nil {
+		ps = &pathSync{}
+		s.byPath[path] = ps
+	}
+	ps.refs++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if ps.refs--; ps.refs == 0 {
+			delete(s.byPath, path)
+		}
+		s.mu.Unlock()
+	}()
+	if err := do(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	ps.written++
+	seq := ps.written
+	s.mu.Unlock()
+	ps.syncMu.Lock()
+	defer ps.syncMu.Unlock()
+	s.mu.Lock()
+	done, target := ps.synced >= seq, ps.written
+	s.mu.Unlock()
+	if done {
+		return nil // an fsync begun after this write covered it
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open for fsync: %w", err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("fsync: %w", err)
+	}
+	s.mu.Lock()
+	ps.synced = target
+	s.mu.Unlock()
+	return nil
 }
 
 func str(ad *classad.ClassAd, name string) string { s, _ := ad.EvalAttr(name).StringValue(); return s }

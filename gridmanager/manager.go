@@ -54,7 +54,8 @@ type Manager struct {
 	nextPass  time.Time
 	orphanOut chan orphanReport
 
-	stats counters
+	stats   counters
+	logSync logSyncer
 }
 
 // resState is one resource as the manager sees it.
