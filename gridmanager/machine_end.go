@@ -3,6 +3,7 @@ package gridmanager
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -129,12 +130,15 @@ func stateCancel(m *Manager, j *job) state {
 	if m.waiting(j) || !m.canCall(j) {
 		return stCancel
 	}
-	if j.remote.state != remoteCancelling {
-		j.remote.state = remoteCancelling
-		m.setAttrs(j, jobs.SetString(attrGridJobStatus, remoteCancelling))
-	}
-	iid, cloud := j.instanceID, j.rs.cloud
+	j.remote.state = remoteCancelling
+	id, iid, cloud := j.id, j.instanceID, j.rs.cloud
 	m.launch(j, m.ops, func(ctx context.Context) *result {
+		// Durable first: the store announces a condor_rm or condor_hold before its commit
+		// is on disk, and an instance stopped for a removal a crash then forgets would
+		// turn into a completed job.
+		if err := m.store.Update(ctx, id, []jobs.Change{jobs.SetString(attrGridJobStatus, remoteCancelling)}, jobs.Durable); err != nil {
+			return &result{err: fmt.Errorf("commit before cancel: %w", err)}
+		}
 		f, err := cloud.Stop(ctx, iid)
 		m.opts.Crash("during-cancel")
 		return &result{fields: f, err: err}
