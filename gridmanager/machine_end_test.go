@@ -1,6 +1,7 @@
 package gridmanager
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -330,4 +331,36 @@ func TestStateParked(t *testing.T) {
 		{name: "removed with an instance kept by a 42 hold: cancel", state: stParked, want: stCancel,
 			setup: func(h *harness, j *job) { withInstance(h, j); j.status = jobs.StatusRemoved }},
 	})
+}
+
+// seqStore records durable updates in the fake cloud's call list, so a test sees their
+// order against cloud calls.
+type seqStore struct {
+	jobs.Store
+	cloud *fakeCloud
+}
+
+func (s seqStore) Update(ctx context.Context, id jobs.JobID, cs []jobs.Change, d jobs.Durability) error {
+	if d == jobs.Durable {
+		s.cloud.mu.Lock()
+		s.cloud.calls = append(s.cloud.calls, fakeCall{Cmd: "durable-commit"})
+		s.cloud.mu.Unlock()
+	}
+	return s.Store.Update(ctx, id, cs, d)
+}
+
+// TestCancelCommitsFirst: the removal that caused a cancel is durable before EC2_VM_STOP.
+func TestCancelCommitsFirst(t *testing.T) {
+	h := newHarness(t, amazon)
+	h.m.store = seqStore{h.store, h.cloud}
+	j := h.submit(h.ad())
+	withInstance(h, j)
+	j.state, j.status, j.remote.state = stCancel, jobs.StatusRemoved, "running"
+	h.cloud.reset()
+	if got := h.run(j); got != stCancelCheck {
+		t.Fatalf("state %s", got)
+	}
+	if c := h.cloud.cmds(); !reflect.DeepEqual(c, []string{"durable-commit", "EC2_VM_STOP"}) {
+		t.Errorf("order %q", c)
+	}
 }
