@@ -6,6 +6,6 @@
 // records (DescribeInstances, DescribeKeyPairs, DescribeSpotInstanceRequests through the
 // AWS SDK, and the call counts of /_admin/stats), never from the daemon's word alone.
 //
-// The package holds only tests; `go test ./e2e` runs them (the 1,000-job call count needs
-// -tags long).
+// The package holds only tests; `go test ./e2e` runs them all, each test with its own cloud
+// and daemon, in parallel.
 package e2e
