@@ -29,9 +29,9 @@ import (
 // Liveness bounds. They are generous (a loaded 2-core CI machine running other test
 // binaries at once is slow) and only a broken system reaches them; no test asserts speed.
 const (
-	startTimeout = 60 * time.Second  // a cloud or daemon opening its socket
-	stateTimeout = 90 * time.Second  // a job reaching a state the grid manager drives it to
-	stopTimeout  = 30 * time.Second  // a process exiting after SIGTERM or `ec2grid stop`
+	startTimeout = 60 * time.Second // a cloud or daemon opening its socket
+	stateTimeout = 90 * time.Second // a job reaching a state the grid manager drives it to
+	stopTimeout  = 30 * time.Second // a process exiting after SIGTERM or `ec2grid stop`
 	pollEvery    = 100 * time.Millisecond
 )
 
