@@ -92,12 +92,29 @@ func ParseEndpoint(serviceURL, defaultRegion string) (Endpoint, error) {
 	return ep, nil
 }
 
+// maxKeyFile bounds a key file read: an access key id is 20 characters and a secret key 40,
+// so a larger file is the wrong file (or /dev/zero), not a key.
+const maxKeyFile = 64 << 10
+
 // readKeyFile returns a key file's contents with trailing whitespace trimmed, as HTCondor
-// does (an editor's final newline is not part of the key).
+// does (an editor's final newline is not part of the key). A directory, FIFO or device is
+// refused before it is opened, and a file over maxKeyFile is refused. Errors name the
+// file, never what it holds.
 func readKeyFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	f, st, err := openRegular(path)
 	if err != nil {
 		return "", fmt.Errorf("read key file: %w", err)
+	}
+	defer f.Close()
+	if st.Size() > maxKeyFile {
+		return "", fmt.Errorf("read key file: %s is %d bytes, too large for a key (at most %d)", path, st.Size(), maxKeyFile)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return "", fmt.Errorf("read key file %s: %w", path, err)
+	}
+	if len(b) > maxKeyFile {
+		return "", fmt.Errorf("read key file: %s is larger than %d bytes, too large for a key", path, maxKeyFile)
 	}
 	return strings.TrimRight(string(b), " \t\r\n"), nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -132,13 +131,15 @@ func nullLists(args []string, n int) [][]string {
 
 // userData is the user-data argument followed by the user-data file's contents, base64
 // without line breaks (OpenNebula rejects them, HTCondor notes); "" if both are unset.
+// Together they must fit EC2's limit: condor_submit checked the file, but it may have grown
+// since, and a file far over the limit is refused without being read.
 func userData(inline, file string) (string, *failure) {
 	var buf []byte
 	if !gahp.IsNull(inline) {
 		buf = append(buf, inline...)
 	}
 	if !gahp.IsNull(file) {
-		b, err := readUserDataFile(file)
+		b, err := readUserDataFile(file, maxUserData-int64(len(buf)))
 		if err != nil {
 			return "", &failure{codeFileIO, "Failed to read userdata file: " + err.Error()}
 		}
@@ -150,31 +151,33 @@ func userData(inline, file string) (string, *failure) {
 	return base64.StdEncoding.EncodeToString(buf), nil
 }
 
-// maxUserDataFile bounds the user-data file read: EC2 takes at most 16 KiB of user data, so
-// a larger file is a mistake (or /dev/zero), and reading it whole would only exhaust memory.
-const maxUserDataFile = 1 << 20
+// maxUserData is EC2's limit on user data, counted before base64 (the same limit
+// condor_submit checks). The inline argument is not cut to it here: it came from the job,
+// and EC2 itself answers for it; the file is bounded because reading it costs memory.
+const maxUserData = 16 << 10
 
-// readUserDataFile reads a regular file of at most maxUserDataFile bytes. A FIFO or device
-// would block or never end.
-func readUserDataFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// readUserDataFile reads a regular file of at most max bytes (the room left beside the
+// inline user data). A larger file is refused by its size, and no more than max+1 bytes are
+// read if it grows meanwhile; a FIFO or device, which would block or never end, is refused
+// before it is opened.
+func readUserDataFile(path string, max int64) ([]byte, error) {
+	f, st, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	tooBig := func(n int64) error {
+		return fmt.Errorf("%s is %d bytes, more than the %d bytes of user data EC2 accepts (with the inline user data)", path, n, maxUserData)
+	}
+	if st.Size() > max {
+		return nil, tooBig(st.Size())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxUserDataFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxUserDataFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxUserDataFile)
+	if int64(len(b)) > max {
+		return nil, tooBig(int64(len(b)))
 	}
 	return b, nil
 }

@@ -2,8 +2,10 @@ package ec2
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // writeKeyFile writes a private key so that the file either does not exist or holds the
@@ -44,4 +46,46 @@ func writeKeyFile(path, material string) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// openRegular opens path for reading if it is a regular file. It looks before it opens,
+// since opening a FIFO blocks until someone writes to it (and a command would hang with its
+// worker), opens without blocking in case path was replaced in between, and checks again
+// what it opened.
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, notRegularError(path, st.Mode())
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = notRegularError(path, st.Mode())
+		}
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
+// notRegularError says what path is instead of a regular file.
+func notRegularError(path string, m fs.FileMode) error {
+	what := "not a regular file"
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	}
+	return fmt.Errorf("%s is %s, not a regular file", path, what)
 }
