@@ -46,6 +46,10 @@ type Config struct {
 	ConsistencyWindow time.Duration // EC2_RECOVERY_MIN_WAIT
 	PurgeGrace        time.Duration // EC2_PURGE_GRACE
 	OrphanGrace       time.Duration // EC2_ORPHAN_GRACE
+
+	// SubmitRefuseWritableKeyFiles is SUBMIT_REFUSE_WRITABLE_KEY_FILES, read by
+	// condor_submit (submit.Options.RefuseWritableKeyFiles), not by the daemon.
+	SubmitRefuseWritableKeyFiles bool
 }
 
 // configFileName is the file read from EC2GRID_HOME.

@@ -123,7 +123,7 @@ func TestKnobTable(t *testing.T) {
 			t.Errorf("%s: env %s, want %s", k.Name, k.Env, want)
 		}
 		switch k.Kind {
-		case kindDuration, kindMillis, kindInt, kindFloat, kindString, kindPath, kindList:
+		case kindDuration, kindMillis, kindInt, kindFloat, kindBool, kindString, kindPath, kindList:
 		default:
 			t.Errorf("%s: kind %q", k.Name, k.Kind)
 		}
@@ -196,6 +196,13 @@ func TestFileAndEnvironment(t *testing.T) {
 			func(c *Config, _ string) {
 				c.ConsistencyPasses, c.ConsistencyWindow, c.PurgeGrace, c.OrphanGrace = 3, 0, 10*time.Minute, time.Hour
 			}},
+		{"refuse writable key files: HCL true", "SUBMIT_REFUSE_WRITABLE_KEY_FILES = true", nil,
+			func(c *Config, _ string) { c.SubmitRefuseWritableKeyFiles = true }},
+		{"refuse writable key files: a string, any case", `SUBMIT_REFUSE_WRITABLE_KEY_FILES = "TRUE"`, nil,
+			func(c *Config, _ string) { c.SubmitRefuseWritableKeyFiles = true }},
+		{"refuse writable key files: environment over file", "SUBMIT_REFUSE_WRITABLE_KEY_FILES = true",
+			map[string]string{"EC2GRID_SUBMIT_REFUSE_WRITABLE_KEY_FILES": "f"},
+			func(c *Config, _ string) { c.SubmitRefuseWritableKeyFiles = false }},
 		{"relative paths are under EC2GRID_HOME", "LOG = \"logs\"\nSPOOL = \"/var/spool/x\"", nil,
 			func(c *Config, home string) {
 				c.LogDir = filepath.Join(home, "logs")
@@ -237,7 +244,7 @@ func TestBadValues(t *testing.T) {
 		name string
 		file string
 		env  map[string]string
-		want string // FILE stands for the config file's path
+		want string // "FILE:" stands for the config file's path and a colon
 	}{
 		{"not a duration", `GRIDMANAGER_JOB_PROBE_INTERVAL = "soon"`, nil,
 			`FILE:1: GRIDMANAGER_JOB_PROBE_INTERVAL: "soon" is not a duration: want seconds ("60") or a Go duration ("90s", "5m")`},
@@ -257,6 +264,12 @@ func TestBadValues(t *testing.T) {
 			`FILE:1: EC2_GAHP_RATE_LIMIT: "-1" is negative`},
 		{"rate limit below a millisecond", `EC2_GAHP_RATE_LIMIT = "500us"`, nil,
 			`FILE:1: EC2_GAHP_RATE_LIMIT: "500us" is less than the millisecond ec2_gahp counts in`},
+		{"not a bool", "SUBMIT_REFUSE_WRITABLE_KEY_FILES = 1", nil,
+			`FILE:1: SUBMIT_REFUSE_WRITABLE_KEY_FILES: "1" is not true or false`},
+		{"not a bool in the environment", noFile, map[string]string{"EC2GRID_SUBMIT_REFUSE_WRITABLE_KEY_FILES": "yes"},
+			`EC2GRID_SUBMIT_REFUSE_WRITABLE_KEY_FILES: "yes" is not true or false`},
+		{"a bool where a number goes", "GRIDMANAGER_MAX_PENDING_REQUESTS = true", nil,
+			`FILE:1: GRIDMANAGER_MAX_PENDING_REQUESTS: true is a bool; want a whole number`},
 		{"not a whole number", "GRIDMANAGER_MAX_PENDING_REQUESTS = 2.5", nil,
 			`FILE:1: GRIDMANAGER_MAX_PENDING_REQUESTS: "2.5" is not a whole number`},
 		{"HTCondor's per-host list", `GRIDMANAGER_MAX_SUBMITTED_JOBS_PER_RESOURCE = "100, ec2.example.com, 5"`, nil,
@@ -315,7 +328,7 @@ func TestBadValues(t *testing.T) {
 				env[k] = v
 			}
 			_, err := load(t, home, tt.file, env)
-			want := strings.ReplaceAll(tt.want, "FILE", filepath.Join(home, "config.hcl"))
+			want := strings.ReplaceAll(tt.want, "FILE:", filepath.Join(home, "config.hcl")+":")
 			if err == nil || err.Error() != want {
 				t.Errorf("error\n got %v\nwant %s", err, want)
 			}

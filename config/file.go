@@ -113,6 +113,8 @@ func valueText(v cty.Value, kind string) (string, error) {
 		return v.AsString(), nil
 	case t == cty.Number:
 		return v.AsBigFloat().Text('g', -1), nil
+	case t == cty.Bool && kind == kindBool:
+		return strconv.FormatBool(v.True()), nil
 	case t == cty.Bool:
 		return "", fmt.Errorf("%v is a bool; want a %s", v.True(), kindNoun(kind))
 	case (t.IsTupleType() || t.IsListType()) && kind == kindList:
@@ -154,6 +156,8 @@ func kindNoun(kind string) string {
 		return "number"
 	case kindList:
 		return "names"
+	case kindBool:
+		return "true or false"
 	default:
 		return "string"
 	}

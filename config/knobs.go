@@ -17,7 +17,7 @@ type Knob struct {
 	Env     string // the environment variable: EC2GRID_<Name>, or Name itself when it already starts with EC2GRID_
 	Default string // the default, as text
 	Doc     string // what it means, one line
-	Kind    string // "duration", "milliseconds", "int", "float", "string", "path" or "list"
+	Kind    string // "duration", "milliseconds", "int", "float", "bool", "string", "path" or "list"
 }
 
 // Kinds of value. A duration is a bare number of seconds (HTCondor's way) or a Go duration
@@ -28,6 +28,7 @@ const (
 	kindMillis   = "milliseconds"
 	kindInt      = "int"
 	kindFloat    = "float"
+	kindBool     = "bool"
 	kindString   = "string"
 	kindPath     = "path"
 	kindList     = "list"
@@ -53,6 +54,9 @@ const (
 	knobPeriodic       = "PERIODIC_EXPR_INTERVAL"
 	knobPeriodicMax    = "MAX_PERIODIC_EXPR_INTERVAL"
 	knobResourceTimout = "EC2_RESOURCE_TIMEOUT"
+	// knobRefuseWritableKeys is submit.RefuseWritableKeyFilesKnob; config does not import
+	// submit, and TestRefuseWritableKeyFilesKnob keeps the two spellings equal.
+	knobRefuseWritableKeys = "SUBMIT_REFUSE_WRITABLE_KEY_FILES"
 )
 
 // Defaults that are values (the rest are derived from EC2GRID_HOME or the executable).
@@ -247,6 +251,13 @@ func specs() []spec {
 		{Knob: knob("EC2_ORPHAN_GRACE", kindDuration, "10m",
 			"the age at which an instance tagged with this queue's id that no job owns is terminated"),
 			set: durationSetter(1, func(l *loader) *time.Duration { return &l.c.OrphanGrace })},
+		{Knob: knob(knobRefuseWritableKeys, kindBool, "false",
+			"condor_submit refuses, instead of warning about, a key file its group or other users may write"),
+			set: func(l *loader, v string) error {
+				b, err := parseBool(v)
+				l.c.SubmitRefuseWritableKeyFiles = b
+				return err
+			}},
 	}
 }
 
@@ -334,6 +345,18 @@ func parseFloat(v string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a number", v)
 	}
 	return f, nil
+}
+
+// parseBool reads a truth value as HTCondor's knobs take it: true or false, in any case,
+// or their first letters (an HCL true or false arrives as the word).
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "t":
+		return true, nil
+	case "false", "f":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", v)
 }
 
 // parseList splits a list of names at commas and white space, as HTCondor's StringList
