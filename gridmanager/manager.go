@@ -232,6 +232,7 @@ func (m *Manager) add(ad *classad.ClassAd) *job {
 	j := m.newJob(ad)
 	j.startedAt, j.lastSeen = m.now(), m.now()
 	m.jobs[j.id] = j
+	m.stats.jobs.Store(int64(len(m.jobs)))
 	if j.rs != nil {
 		j.rs.jobs[j] = struct{}{}
 		j.rs.emptySince = timeZero
@@ -266,6 +267,7 @@ func (m *Manager) drop(j *job) {
 		}
 	}
 	delete(m.jobs, j.id)
+	m.stats.jobs.Store(int64(len(m.jobs)))
 	j.state = stGone
 	j.gen++
 }
@@ -489,11 +491,12 @@ func (m *Manager) checkStale(now time.Time) {
 
 // counters are the Stats, updated by the loop and by ops.
 type counters struct {
-	starts, stops, probes, holds, completions, removes, orphans, illegal atomic.Int64
+	jobs, starts, stops, probes, holds, completions, removes, orphans, illegal atomic.Int64
 }
 
 // Stats are the manager's counters since New.
 type Stats struct {
+	Jobs        int64 // jobs managed now
 	Starts      int64 // instances (and spot requests) started
 	Stops       int64 // instances confirmed stopping after EC2_VM_STOP
 	Probes      int64 // status passes processed
@@ -507,7 +510,7 @@ type Stats struct {
 // Stats returns the counters. Safe to call from any goroutine.
 func (m *Manager) Stats() Stats {
 	return Stats{
-		Starts: m.stats.starts.Load(), Stops: m.stats.stops.Load(), Probes: m.stats.probes.Load(),
+		Jobs: m.stats.jobs.Load(), Starts: m.stats.starts.Load(), Stops: m.stats.stops.Load(), Probes: m.stats.probes.Load(),
 		Holds: m.stats.holds.Load(), Completions: m.stats.completions.Load(),
 		Removes: m.stats.removes.Load(), Orphans: m.stats.orphans.Load(), Illegal: m.stats.illegal.Load(),
 	}

@@ -134,7 +134,7 @@ func TestProbeOneStatusAllPerPass(t *testing.T) {
 	}
 	// The inbox keeps only a resource's latest pass: passes the loop had no time for
 	// are superseded, never queued.
-	if s := r.m.Stats(); s.Starts != n || s.Probes > int64(passes) || s.Probes == 0 {
+	if s := r.m.Stats(); s.Jobs != n || s.Starts != n || s.Probes > int64(passes) || s.Probes == 0 {
 		t.Errorf("stats %+v, passes %d", s, passes)
 	}
 	t.Logf("%d passes brought %d jobs to running", passes, n)
