@@ -32,6 +32,7 @@ import (
 	"github.com/ec2grid/ec2grid/api"
 	"github.com/ec2grid/ec2grid/classad"
 	"github.com/ec2grid/ec2grid/cmd/internal/cli"
+	"github.com/ec2grid/ec2grid/config"
 	"github.com/ec2grid/ec2grid/submit"
 )
 
@@ -90,6 +91,20 @@ type options struct {
 	terse     bool
 	verbose   bool
 	x         extras
+
+	refuseWritable bool // the SUBMIT_REFUSE_WRITABLE_KEY_FILES knob
+}
+
+// refuseWritableKeyFiles reads the user's configuration (EC2GRID_HOME/config.hcl and the
+// EC2GRID_* environment, as the daemon does) for the one knob condor_submit uses. A
+// configuration with mistakes stops the submit: the user may have asked for key files to be
+// refused, and guessing otherwise would queue jobs against their wish.
+func refuseWritableKeyFiles(getenv func(string) string) (bool, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return false, fmt.Errorf("read the configuration: %w", err)
+	}
+	return cfg.SubmitRefuseWritableKeyFiles, nil
 }
 
 func parseArgs(args []string, stdout, stderr io.Writer) (*options, int, bool) {
@@ -187,6 +202,10 @@ func runEnv(args []string, env cli.Env) int {
 		fmt.Fprintf(env.Stderr, "\nERROR: %v\n", err)
 		return exitError
 	}
+	if o.refuseWritable, err = refuseWritableKeyFiles(env.Getenv); err != nil {
+		fmt.Fprintf(env.Stderr, "\nERROR: %v\n", err)
+		return exitError
+	}
 	if o.dryRun {
 		err = dryRun(f, comp, o, env.Stdout, env.Stderr)
 	} else {
@@ -241,7 +260,7 @@ func build(f *submit.File, comp *composed, o *options, cluster int64) (*submit.S
 	if err != nil {
 		return nil, fmt.Errorf("find the working directory: %w", err)
 	}
-	sub, err := f.Jobs(submit.Options{ClusterID: int(cluster), Owner: cli.CurrentUser(os.Getenv), Dir: wd})
+	sub, err := f.Jobs(submit.Options{ClusterID: int(cluster), Owner: cli.CurrentUser(os.Getenv), Dir: wd, RefuseWritableKeyFiles: o.refuseWritable})
 	if err != nil {
 		return nil, comp.fixError(f.Name, err)
 	}
