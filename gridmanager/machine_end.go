@@ -87,10 +87,8 @@ func stateDoneSave(m *Manager, j *job) state {
 		}
 		j.completion = false
 		m.releaseSlot(j)
-		if j.status == jobs.StatusHeld {
-			return stClearRequest
-		}
-		return m.abandon(j) // completed: delete; requeued (idle): clear the request
+		// completed or removed: delete; held or requeued (idle): clear the request
+		return m.abandon(j)
 	}
 	if m.waiting(j) {
 		return stDoneSave

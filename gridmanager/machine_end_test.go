@@ -95,6 +95,17 @@ func TestStateDoneSave(t *testing.T) {
 					t.Errorf("JobStatus %d", s)
 				}
 			}},
+		{name: "removed while the op ran: no completion", state: stDoneSave, want: stDelete,
+			setup: func(h *harness, j *job) {
+				remote("terminated", "")(h, j)
+				h.update(j, jobs.SetInt(jobs.AttrJobStatus, jobs.StatusRemoved))
+				j.status = jobs.StatusRunning // the state has not seen the event yet
+			},
+			check: func(t *testing.T, h *harness, j *job) {
+				if s := jobs.Status(h.get(j)); s != jobs.StatusRemoved {
+					t.Errorf("JobStatus %d", s)
+				}
+			}},
 		{name: "removed meanwhile: removal wins", state: stDoneSave, want: stDelete,
 			setup: func(h *harness, j *job) { remote("terminated", "")(h, j); j.status = jobs.StatusRemoved }},
 	})

@@ -288,6 +288,10 @@ func (m *Manager) launchDone(j *job) {
 		if err != nil {
 			return &result{err: err}
 		}
+		if st := jobs.Status(ad); st == jobs.StatusRemoved || st == jobs.StatusHeld || st == jobs.StatusCompleted {
+			// Removed or held since the state looked: that wins over completion.
+			return &result{apply: func(j *job) { j.status = st }}
+		}
 		now := m.now()
 		exit := []jobs.Change{jobs.SetInt(attrExitCode, 0), {Name: attrExitBySignal, Expr: classad.Literal(classad.Bool(false))}}
 		jobs.Apply(ad, exit)
