@@ -94,11 +94,15 @@ const secondUID = 65534
 const (
 	childSocketEnv = "EC2GRID_TEST_CHILD_SOCKET"
 	childJobEnv    = "EC2GRID_TEST_CHILD_JOB"
+	childForgeEnv  = "EC2GRID_TEST_CHILD_FORGE" // submit a job that names root as its owner
 )
 
 // TestMain lets the test binary act as the second user's client.
 func TestMain(m *testing.M) {
 	if sock := os.Getenv(childSocketEnv); sock != "" {
+		if os.Getenv(childForgeEnv) != "" {
+			os.Exit(childSubmitForged(sock))
+		}
 		os.Exit(childHold(sock, os.Getenv(childJobEnv)))
 	}
 	os.Exit(m.Run())
