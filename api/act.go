@@ -61,7 +61,7 @@ func (s *Server) selectTargets(ctx context.Context, peer Peer, ids []string, sel
 			add(ad, true)
 			continue
 		}
-		ads, err := s.cfg.Store.Query(ctx, classad.MustParseExpr(fmt.Sprintf("ClusterId == %d", c)))
+		ads, err := s.cfg.Store.QueryShared(ctx, classad.MustParseExpr(fmt.Sprintf("ClusterId == %d", c)))
 		if err != nil {
 			return nil, err
 		}
@@ -73,7 +73,7 @@ func (s *Server) selectTargets(ctx context.Context, peer Peer, ids []string, sel
 		}
 	}
 	if selector != nil {
-		ads, err := s.cfg.Store.Query(ctx, selector)
+		ads, err := s.cfg.Store.QueryShared(ctx, selector)
 		if err != nil {
 			return nil, err
 		}

@@ -127,7 +127,8 @@ func (c *Client) Query(ctx context.Context, req *QueryRequest) ([]*classad.Class
 	return parseAds(texts)
 }
 
-// parseAds parses long-form ads, on all CPUs when there are many.
+// parseAds parses the daemon's long-form ads, on all CPUs when there are many, each
+// worker with a lineParser: the ads of a reply repeat most of their lines.
 func parseAds(texts []string) ([]*classad.ClassAd, error) {
 	ads := make([]*classad.ClassAd, len(texts))
 	workers := runtime.GOMAXPROCS(0)
@@ -143,17 +144,19 @@ func parseAds(texts []string) ([]*classad.ClassAd, error) {
 			break
 		}
 		wg.Add(1)
-		go func(w, lo, hi int) {
+		go func() {
 			defer wg.Done()
+			p := newLineParser(nil)
+			p.keepAll = true
 			for i := lo; i < hi; i++ {
-				ad, err := classad.ParseLong(texts[i])
+				pa, err := p.parse(texts[i])
 				if err != nil {
 					errs[w] = fmt.Errorf("ad %d of the daemon's reply: %w", i+1, err)
 					return
 				}
-				ads[i] = ad
+				ads[i] = pa.ad
 			}
-		}(w, lo, hi)
+		}()
 	}
 	wg.Wait()
 	for _, err := range errs {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,7 +122,8 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, _ Peer) {
 	if req.History {
 		ads, err = s.cfg.Store.History(r.Context(), constraint, req.Limit)
 	} else {
-		ads, err = s.cfg.Store.Query(r.Context(), constraint)
+		// The store's own ads, not copies: the reply only reads them.
+		ads, err = s.cfg.Store.QueryShared(r.Context(), constraint)
 		if err == nil && req.Limit > 0 && len(ads) > req.Limit {
 			ads = ads[:req.Limit]
 		}
@@ -139,19 +141,24 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, _ Peer) {
 	s.streamAds(w, ads, projection(req.Projection), serverTime)
 }
 
-// projection returns the attributes to keep, with ClusterId and ProcId; nil for all.
+// projection returns the attributes to keep, with ClusterId and ProcId, in lower case
+// (a lower-case name is looked up without converting it) and sorted, so projected ads
+// print in the order whole ones do; nil for all.
 func projection(attrs []string) []string {
 	if len(attrs) == 0 {
 		return nil
 	}
-	out := []string{"ClusterId", "ProcId"}
+	seen := map[string]bool{"clusterid": true, "procid": true}
+	out := []string{"clusterid", "procid"}
 	for _, a := range attrs {
-		a = strings.TrimSpace(a)
-		if a == "" || strings.EqualFold(a, "ClusterId") || strings.EqualFold(a, "ProcId") {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == "" || seen[a] {
 			continue
 		}
+		seen[a] = true
 		out = append(out, a)
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -220,14 +227,20 @@ func renderAd(ad *classad.ClassAd, proj []string, extra string) string {
 	if proj == nil {
 		return ad.MarshalLong() + extra
 	}
-	p := classad.New()
-	for _, name := range proj {
-		if e, ok := ad.Lookup(name); ok {
-			n, _ := ad.Name(name)
-			p.Set(n, e)
+	var b strings.Builder
+	for _, lower := range proj {
+		e, ok := ad.Lookup(lower)
+		if !ok {
+			continue
 		}
+		name, _ := ad.Name(lower)
+		b.WriteString(name)
+		b.WriteString(" = ")
+		b.WriteString(classad.Unparse(e))
+		b.WriteByte('\n')
 	}
-	return p.MarshalLong() + extra
+	b.WriteString(extra)
+	return b.String()
 }
 
 // appendJSONString appends s as a JSON string. Only what JSON requires is escaped; text

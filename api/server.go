@@ -216,9 +216,7 @@ func (s *Server) mayTouch(peer Peer, owner string) bool {
 }
 
 func (s *Server) ping(w http.ResponseWriter, r *http.Request, _ Peer) {
-	// Counting copies every queued ad; status is rare, so a count kept on the side
-	// is not worth its bookkeeping.
-	all, err := s.cfg.Store.Query(r.Context(), nil)
+	all, err := s.cfg.Store.QueryShared(r.Context(), nil)
 	if err != nil {
 		s.storeError(w, "ping", err)
 		return

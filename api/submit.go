@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,10 +27,12 @@ const (
 )
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
+	start := time.Now()
 	var req SubmitRequest
 	if !decode(w, r, PathSubmit, MaxSubmitBody, &req) {
 		return
 	}
+	decoded := time.Now()
 	if len(req.Clusters) == 0 {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "submit: no clusters in the request", 0)
 		return
@@ -47,19 +47,20 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("submit: expect_cluster %d is negative", req.ExpectCluster), 0)
 		return
 	}
-	clusters, err := parseClusters(req.Clusters)
+	parsedClusters, err := parseClusters(req.Clusters, stampSlots)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "submit: "+err.Error(), 0)
 		return
 	}
 	req.Clusters = nil // the text is parsed; let the collector have it
+	parsed := time.Now()
 
 	ctx := r.Context()
 	now := s.now().Unix()
 	var out SubmitResponse
 	var made []madeCluster
 	s.submitMu.Lock()
-	for i, ads := range clusters {
+	for i, pas := range parsedClusters {
 		key := ""
 		if req.SubmitKey != "" {
 			key = req.SubmitKey + "/" + strconv.Itoa(i)
@@ -71,7 +72,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 			}
 			if ok {
 				// A retry: this cluster was committed by an earlier attempt.
-				out.Clusters = append(out.Clusters, SubmittedCluster{Cluster: c, Procs: len(ads)})
+				out.Clusters = append(out.Clusters, SubmittedCluster{Cluster: c, Procs: len(pas)})
 				continue
 			}
 		}
@@ -91,12 +92,12 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 					req.ExpectCluster+int64(i), next), next-int64(i))
 			return
 		}
-		pending := s.stamp(ads, peer, next, now)
+		ads, pending := s.stamp(pas, peer, next, now)
 		c, err := s.cfg.Store.SubmitCluster(ctx, key, ads)
 		if err != nil {
 			s.submitMu.Unlock()
 			s.log.Error("submit failed", zap.String("user", peer.User), zap.Int("clusters_committed", len(made)), zap.Error(err))
-			s.storeError(w, fmt.Sprintf("submit cluster %d of %d (the %d before it are committed; retry with the same submit key)", i+1, len(clusters), len(made)), err)
+			s.storeError(w, fmt.Sprintf("submit cluster %d of %d (the %d before it are committed; retry with the same submit key)", i+1, len(parsedClusters), len(made)), err)
 			s.writeSubmitEvents(context.WithoutCancel(ctx), made)
 			return
 		}
@@ -115,7 +116,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 			n += len(m.ads)
 		}
 		s.log.Info("submitted", zap.String("user", peer.User), zap.Int64("first_cluster", made[0].cluster),
-			zap.Int("clusters", len(made)), zap.Int("jobs", n))
+			zap.Int("clusters", len(made)), zap.Int("jobs", n), zap.Duration("read", decoded.Sub(start)),
+			zap.Duration("parse", parsed.Sub(decoded)), zap.Duration("commit", time.Since(parsed)))
 		if s.cfg.AfterSubmitCommit != nil {
 			s.cfg.AfterSubmitCommit()
 		}
@@ -134,87 +136,55 @@ type madeCluster struct {
 	pending bool               // carries AttrSubmitLogPending
 }
 
-// parseClusters parses every ad, on all CPUs when there are many.
-func parseClusters(texts [][]string) ([][]*classad.ClassAd, error) {
-	type item struct{ c, j int }
-	var items []item
-	out := make([][]*classad.ClassAd, len(texts))
-	for c, ads := range texts {
-		out[c] = make([]*classad.ClassAd, len(ads))
-		for j := range ads {
-			items = append(items, item{c, j})
-		}
-	}
-	workers := runtime.GOMAXPROCS(0)
-	if len(items) < parallelParseMin {
-		workers = 1
-	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	chunk := (len(items) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(items))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, it := range items[lo:hi] {
-				ad, err := classad.ParseLong(texts[it.c][it.j])
-				if err != nil {
-					errs[w] = fmt.Errorf("cluster %d, job %d: %w", it.c+1, it.j, err)
-					return
-				}
-				out[it.c][it.j] = ad
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// stamp sets what the queue owns on a cluster's ads before its commit: the caller's
-// identity (a forged Owner is overwritten), the times, GlobalJobId and the initial
-// status. It reports whether the cluster needs submit events (some job has a UserLog),
-// in which case proc 0 carries AttrSubmitLogPending.
-func (s *Server) stamp(ads []*classad.ClassAd, peer Peer, cluster, now int64) bool {
+// stamp sets what the queue owns on a cluster's ads before its commit (the parser left
+// out every protected attribute the ads named): the caller's identity (so a forged Owner
+// is gone), the times, GlobalJobId and the initial status. It returns the bare ads and
+// whether the cluster needs submit events (some job has a UserLog), in which case proc
+// 0 carries AttrSubmitLogPending.
+func (s *Server) stamp(pas []parsedAd, peer Peer, cluster, now int64) ([]*classad.ClassAd, bool) {
 	logged := false
-	for proc, ad := range ads {
-		held := jobs.Status(ad) == jobs.StatusHeld
-		holdReason, _ := ad.EvalAttr(jobs.AttrHoldReason).StringValue()
-		for _, name := range ProtectedAttrs() {
-			ad.Delete(name)
-		}
-		ad.SetString(jobs.AttrOwner, peer.User)
-		ad.SetString("User", peer.User+"@"+s.host)
-		ad.SetInt("QDate", now)
-		ad.SetInt(jobs.AttrEnteredCurrentStatus, now)
-		ad.SetString("GlobalJobId", fmt.Sprintf("%s#%d.%d#%d", s.host, cluster, proc, now))
-		if held {
-			if holdReason == "" {
-				holdReason = holdReasonSubmitted
+	ads := make([]*classad.ClassAd, len(pas))
+	owner := classad.Literal(classad.String(peer.User))
+	user := classad.Literal(classad.String(peer.User + "@" + s.host))
+	nowLit := classad.Literal(classad.Int(now))
+	idle := classad.Literal(classad.Int(jobs.StatusIdle))
+	prefix := s.host + "#" + strconv.FormatInt(cluster, 10) + "."
+	suffix := "#" + strconv.FormatInt(now, 10)
+	for proc, pa := range pas {
+		ad := pa.ad
+		ad.Set(jobs.AttrOwner, owner)
+		ad.Set("User", user)
+		ad.Set("QDate", nowLit)
+		ad.Set(jobs.AttrEnteredCurrentStatus, nowLit)
+		ad.SetString("GlobalJobId", prefix+strconv.Itoa(proc)+suffix)
+		if pa.req.held {
+			reason := pa.req.holdReason
+			if reason == "" {
+				reason = holdReasonSubmitted
 			}
 			ad.SetInt(jobs.AttrJobStatus, jobs.StatusHeld)
-			ad.SetString(jobs.AttrHoldReason, holdReason)
+			ad.SetString(jobs.AttrHoldReason, reason)
 			ad.SetInt(jobs.AttrHoldReasonCode, holdCodeSubmittedOnHold)
 			ad.SetInt(jobs.AttrHoldReasonSubCode, 0)
 		} else {
-			ad.SetInt(jobs.AttrJobStatus, jobs.StatusIdle)
+			ad.Set(jobs.AttrJobStatus, idle)
 		}
-		if userLogPath(ad) != "" {
+		if !logged && userLogPath(ad) != "" {
 			logged = true
 		}
+		ads[proc] = ad
 	}
 	if logged {
 		ads[0].SetBool(AttrSubmitLogPending, true)
 	}
-	return logged
+	return ads, logged
+}
+
+// stampSlots binds, with placeholders, the attributes stamp sets on every job.
+func stampSlots(ad *classad.ClassAd) {
+	for _, name := range []string{jobs.AttrOwner, "User", "QDate", jobs.AttrEnteredCurrentStatus, "GlobalJobId", jobs.AttrJobStatus} {
+		ad.SetValue(name, classad.Undefined())
+	}
 }
 
 // submitTime is the event time of a job's 000 event: its QDate.

@@ -230,6 +230,28 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 		if len(all) != 15 {
 			t.Errorf("Query(nil) = %d", len(all))
 		}
+		// QueryShared: the same jobs in the same order, without copies.
+		for _, c := range []string{`Owner == "alice" && Index >= 3`, `JobStatus == 5`, `true`} {
+			e := classad.MustParseExpr(c)
+			want, _ := s.Query(ctx, e)
+			got, err := s.QueryShared(ctx, e)
+			if err != nil || len(got) != len(want) {
+				t.Fatalf("QueryShared(%s) = %d jobs, %v; Query gives %d", c, len(got), err, len(want))
+			}
+			for i := range got {
+				if got[i].MarshalLong() != want[i].MarshalLong() {
+					t.Errorf("QueryShared(%s)[%d] = %s, Query gives %s", c, i, got[i], want[i])
+				}
+			}
+		}
+		shared, _ := s.QueryShared(ctx, classad.MustParseExpr(`ProcId == 0`))
+		before := shared[0].MarshalLong()
+		if err := s.Update(ctx, ID(shared[0]), []Change{SetString("Later", "x")}, Batched); err != nil {
+			t.Fatal(err)
+		}
+		if shared[0].MarshalLong() != before {
+			t.Error("an update changed an ad QueryShared handed out")
+		}
 		// Results are copies.
 		all[0].SetString(AttrOwner, "mallory")
 		if again, _ := s.Get(ctx, ID(all[0])); Owner(again) == "mallory" {
@@ -396,6 +418,9 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if err := s.Update(ctx, JobID{1, 0}, nil, Durable); !errors.Is(err, ErrClosed) {
 			t.Errorf("update after close: %v", err)
+		}
+		if _, err := s.QueryShared(ctx, nil); !errors.Is(err, ErrClosed) {
+			t.Errorf("QueryShared after close: %v", err)
 		}
 		if _, err := s.QueueID(ctx); !errors.Is(err, ErrClosed) {
 			t.Errorf("QueueID after close: %v", err)

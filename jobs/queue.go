@@ -1,8 +1,10 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -337,6 +339,45 @@ func (q *queue) Query(ctx context.Context, constraint classad.Expr) ([]*classad.
 	sortByID(out)
 	for i, ad := range out {
 		out[i] = ad.Copy()
+	}
+	return out, nil
+}
+
+func (q *queue) QueryShared(ctx context.Context, constraint classad.Expr) ([]*classad.ClassAd, error) {
+	type match struct {
+		id JobID
+		ad *classad.ClassAd
+	}
+	q.mu.RLock()
+	if q.closed {
+		q.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	var found []match
+	n := 0
+	for id, ad := range q.jobs {
+		if n++; n%queryCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				q.mu.RUnlock()
+				return nil, err
+			}
+		}
+		if constraint == nil || ad.Eval(constraint).IsTrue() {
+			found = append(found, match{id, ad})
+		}
+	}
+	q.mu.RUnlock()
+	// The map keys are the ids: sorting pairs costs a fraction of reading every ad's
+	// ClusterId and ProcId again.
+	slices.SortFunc(found, func(a, b match) int {
+		if c := cmp.Compare(a.id.Cluster, b.id.Cluster); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id.Proc, b.id.Proc)
+	})
+	out := make([]*classad.ClassAd, len(found))
+	for i, m := range found {
+		out[i] = m.ad
 	}
 	return out, nil
 }

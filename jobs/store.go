@@ -80,6 +80,11 @@ type Store interface {
 	// Query returns copies of the queued jobs for which constraint is true (all jobs
 	// when constraint is nil), ordered by id.
 	Query(ctx context.Context, constraint classad.Expr) ([]*classad.ClassAd, error)
+	// QueryShared is Query without the copies, for readers of many jobs (condor_q over
+	// the whole queue): the ads are the store's own and must not be changed. They stay
+	// consistent while the caller reads them, because an update replaces a job's ad
+	// rather than changing it.
+	QueryShared(ctx context.Context, constraint classad.Expr) ([]*classad.ClassAd, error)
 	// History returns jobs that left the queue, newest first, for which constraint is
 	// true (all when nil), at most limit of them (no limit when limit <= 0).
 	History(ctx context.Context, constraint classad.Expr, limit int) ([]*classad.ClassAd, error)

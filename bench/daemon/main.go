@@ -1,0 +1,289 @@
+// Command daemon measures `ec2grid daemon` against the issue's targets: a 100,000-job
+// cluster submitted through the daemon's socket (durable jobs/s), a condor_q -constraint
+// over those 100,000 jobs through the socket (ms, end to end: request, match, stream,
+// parse), and the daemon process's resident memory holding them (VmRSS, MiB). It runs
+// the real binary (make build first) in a temporary EC2GRID_HOME and prints one line per
+// figure. See bench/RESULTS.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ec2grid/ec2grid/api"
+	"github.com/ec2grid/ec2grid/submit"
+)
+
+// submitFile is the README's EC2 job, queued n times: the ads are exactly what
+// condor_submit sends.
+const submitFile = `universe              = grid
+grid_resource         = ec2 https://ec2.amazonaws.com/
+executable            = ec2-test
+ec2_access_key_id     = /home/alice/.ec2/AccessKeyID
+ec2_secret_access_key = /home/alice/.ec2/SecretAccessKey
+ec2_ami_id            = ami-0123456789abcdef0
+ec2_instance_type     = m5.large
+ec2_user_data         = Hello EC2!
+ec2_keypair_file      = /home/alice/.ec2/ec2-test-$(Process).pem
+periodic_hold         = (JobStatus == 2) && (time() - EnteredCurrentStatus > 3600)
+queue %d
+`
+
+// tableProjection is what condor_q's table views ask for (cmd/internal/qfmt's
+// tableAttrs, which this program cannot import).
+func tableProjection() []string {
+	return []string{
+		"ClusterId", "ProcId", "Owner", "JobStatus", "ServerTime",
+		"QDate", "JobBatchName", "JobPrio", "JobUniverse",
+		"Cmd", "Args", "Arguments", "JobDescription",
+		"RemoteWallClockTime", "ShadowBday", "MemoryUsage", "ImageSize", "RemoteHost",
+		"EnteredCurrentStatus", "HoldReason", "HoldReasonCode", "HoldReasonSubCode",
+		"GridResource", "GridJobId", "GridJobStatus", "EC2RemoteVirtualMachineName",
+		"CompletionDate",
+	}
+}
+
+// readyTimeout bounds the wait for the daemon to start (or restart with a full queue).
+const readyTimeout = 2 * time.Minute
+
+func main() {
+	bin := flag.String("bin", "bin/ec2grid", "the ec2grid binary (make build)")
+	n := flag.Int("n", 100_000, "jobs in the cluster")
+	queries := flag.Int("queries", 5, "how many times to run each query")
+	flag.Parse()
+	if err := run(*bin, *n, *queries); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/daemon:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin string, n, queries int) error {
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%w (run make build, or pass -bin)", err)
+	}
+	base, err := os.MkdirTemp("", "ecgb")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(base)
+	home := filepath.Join(base, "home")
+	ctx := context.Background()
+
+	texts, err := buildAds(base, n)
+	if err != nil {
+		return err
+	}
+	bytes := 0
+	for _, t := range texts {
+		bytes += len(t)
+	}
+	fmt.Printf("cluster: %d jobs, %d attributes each, %.1f MiB of long-form ads\n", n, strings.Count(texts[0], "\n"), float64(bytes)/(1<<20))
+
+	d, err := startDaemon(bin, home)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	c := api.NewClient(filepath.Join(home, "daemon.sock"))
+	defer c.Close()
+
+	next, err := c.NextCluster(ctx)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	resp, err := c.Submit(ctx, &api.SubmitRequest{SubmitKey: uuid.NewString(), ExpectCluster: next, Clusters: [][]string{texts}})
+	if err != nil {
+		return err
+	}
+	took := time.Since(t0)
+	if resp.Clusters[0].Procs != n {
+		return fmt.Errorf("submitted %d jobs, want %d", resp.Clusters[0].Procs, n)
+	}
+	fmt.Printf("submit: %d jobs in %.2f s = %.0f jobs/s (durable, acknowledged)\n", n, took.Seconds(), float64(n)/took.Seconds())
+	texts = nil
+
+	if err := runQueries(ctx, c, n, queries); err != nil {
+		return err
+	}
+	rss, err := vmRSS(d.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("rss: %.0f MiB after the submit and queries\n", float64(rss)/1024)
+
+	// A restart loads the queue from disk: the daemon's steady state holding n jobs.
+	if err := d.stop(); err != nil {
+		return err
+	}
+	t0 = time.Now()
+	if d, err = startDaemon(bin, home); err != nil {
+		return err
+	}
+	defer d.stop()
+	fmt.Printf("restart: ready with %d jobs in %.2f s\n", n, time.Since(t0).Seconds())
+	if err := runQueries(ctx, c, n, queries); err != nil {
+		return err
+	}
+	if rss, err = vmRSS(d.cmd.Process.Pid); err != nil {
+		return err
+	}
+	fmt.Printf("rss: %.0f MiB after a restart and queries\n", float64(rss)/1024)
+	return nil
+}
+
+// buildAds runs the submit file through the submit package, as condor_submit does, and
+// returns the ads in long form.
+func buildAds(dir string, n int) ([]string, error) {
+	f, err := submit.Parse("bench.sub", strings.NewReader(fmt.Sprintf(submitFile, n)))
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(dir, "root")
+	for _, p := range []string{"home/alice/.ec2/AccessKeyID", "home/alice/.ec2/SecretAccessKey"} {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o700)
+		if err := os.WriteFile(filepath.Join(root, p), []byte("x\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	os.MkdirAll(filepath.Join(root, "home/alice"), 0o700)
+	sub, err := f.Jobs(submit.Options{Owner: "alice", Dir: "/home/alice", Root: root, MaxJobs: n,
+		Rand: rand.New(rand.NewPCG(1, 2))})
+	if err != nil {
+		return nil, err
+	}
+	var texts []string
+	for _, cl := range sub.Clusters {
+		for _, ad := range cl.Jobs {
+			texts = append(texts, ad.MarshalLong())
+		}
+	}
+	return texts, nil
+}
+
+// runQueries times condor_q -constraint through the socket: the default view's
+// projection, a constraint matching 1% of the jobs and one matching all of them.
+func runQueries(ctx context.Context, c *api.Client, n, times int) error {
+	// The daemon sets Owner to the caller, this program's user.
+	me, err := user.Current()
+	if err != nil {
+		return err
+	}
+	owner := strconv.Quote(me.Username)
+	for _, q := range []struct {
+		name, constraint string
+		want             int
+	}{
+		{"1% match", `Owner == ` + owner + ` && JobStatus == 1 && ProcId % 100 == 7`, n / 100},
+		{"all match", `Owner == ` + owner + ` && JobStatus == 1`, n},
+	} {
+		best, worst := time.Duration(1<<62), time.Duration(0)
+		for range times {
+			t0 := time.Now()
+			ads, err := c.Query(ctx, &api.QueryRequest{Constraint: q.constraint, Projection: tableProjection()})
+			took := time.Since(t0)
+			if err != nil {
+				return err
+			}
+			if len(ads) != q.want {
+				return fmt.Errorf("query %s: %d ads, want %d", q.constraint, len(ads), q.want)
+			}
+			best, worst = min(best, took), max(worst, took)
+		}
+		fmt.Printf("query (%s, condor_q batch projection): %d ads in %d-%d ms over %d runs\n", q.name, q.want, best.Milliseconds(), worst.Milliseconds(), times)
+	}
+	// The whole ads (condor_q -long), matching all.
+	t0 := time.Now()
+	ads, err := c.Query(ctx, &api.QueryRequest{Constraint: `Owner == ` + owner})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("query (all match, whole ads as -long): %d ads in %d ms\n", len(ads), time.Since(t0).Milliseconds())
+	return nil
+}
+
+// daemonProc is a started daemon.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startDaemon(bin, home string) (*daemonProc, error) {
+	cmd := exec.Command(bin, "daemon")
+	cmd.Env = append(os.Environ(), "EC2GRID_HOME="+home, "EC2GRID_SOCKET=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	d := &daemonProc{cmd: cmd, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				close(ready)
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		d.done <- cmd.Wait()
+	}()
+	select {
+	case <-ready:
+		return d, nil
+	case err := <-d.done:
+		return nil, fmt.Errorf("daemon exited: %v", err)
+	case <-time.After(readyTimeout):
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("daemon not ready after %s", readyTimeout)
+	}
+}
+
+// stop ends the daemon with SIGTERM and waits.
+func (d *daemonProc) stop() error {
+	if d.cmd.ProcessState != nil {
+		return nil
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return err
+	case <-time.After(readyTimeout):
+		d.cmd.Process.Kill()
+		return fmt.Errorf("daemon did not stop")
+	}
+}
+
+// vmRSS reads a process's resident set size in KiB from /proc.
+func vmRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("VmRSS line %q: %v", line, err)
+			}
+			return kb, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
