@@ -16,8 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
