@@ -304,12 +304,12 @@ func (r *run) items(qa *queueArgs, line int) ([]string, error) {
 			return qa.items, nil
 		}
 		p := absPath(r.opts.Dir, qa.file)
-		data, size, err := r.fs.readLimited(p, maxFileBytes)
+		data, size, err := r.fs.readLimited(p, MaxFileBytes)
 		if err != nil {
 			return nil, errorf(r.f.Name, line, "queue", err, "Failed to open item file %s (%s)", p, errno(err))
 		}
-		if size > maxFileBytes {
-			return nil, errorf(r.f.Name, line, "queue", nil, "item file %s is larger than %d bytes", p, maxFileBytes)
+		if size > MaxFileBytes {
+			return nil, errorf(r.f.Name, line, "queue", nil, "item file %s is larger than %d bytes", p, MaxFileBytes)
 		}
 		var rows []string
 		for _, l := range strings.Split(string(data), "\n") {

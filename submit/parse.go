@@ -10,10 +10,11 @@ import (
 	"github.com/ec2grid/ec2grid/classad"
 )
 
-// maxFileBytes caps how much of a submit file Parse reads. Submit files are written by
-// people; 16 MiB is far beyond any real one and stops `condor_submit /dev/zero` (or a fuzzer)
-// from exhausting memory before a line is even looked at.
-const maxFileBytes = 16 << 20
+// MaxFileBytes caps how much of a submit file Parse reads, and of a "queue from" file.
+// Submit files are written by people; 16 MiB is far beyond any real one and stops
+// `condor_submit /dev/zero` (or a fuzzer) from exhausting memory before a line is even
+// looked at. condor_submit bounds its own read of the file (for -append) by it too.
+const MaxFileBytes = 16 << 20
 
 // maxLineBytes caps one line of a submit file: a physical line, a logical line (continuations
 // joined) and a multi-line @= value alike. The longest real value is inline user data, at
@@ -57,7 +58,7 @@ type stmt struct {
 // contain no macros. Other errors (a missing ec2_ami_id, an unreadable key file) need
 // the expanded values and are reported by Jobs. Errors are *Error values.
 func Parse(name string, r io.Reader) (*File, error) {
-	lr := &lineReader{r: bufio.NewReader(io.LimitReader(r, maxFileBytes+1)), name: name}
+	lr := &lineReader{r: bufio.NewReader(io.LimitReader(r, MaxFileBytes+1)), name: name}
 	f := &File{Name: name}
 	for {
 		text, line, ok := lr.logical()
@@ -99,8 +100,8 @@ func (lr *lineReader) physical() (string, bool) {
 		var chunk []byte
 		chunk, err = lr.r.ReadSlice('\n')
 		lr.bytes += len(chunk)
-		if lr.bytes > maxFileBytes {
-			lr.err = errorf(lr.name, lr.n+1, "", nil, "submit file is larger than %d bytes", maxFileBytes)
+		if lr.bytes > MaxFileBytes {
+			lr.err = errorf(lr.name, lr.n+1, "", nil, "submit file is larger than %d bytes", MaxFileBytes)
 			return "", false
 		}
 		if len(line)+len(chunk) > maxLineBytes+len("\r\n") {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ec2grid/ec2grid/api"
+	"github.com/ec2grid/ec2grid/submit"
 )
 
 // hostileTimeout bounds each run of the binary: a check that opened a FIFO would block
@@ -276,6 +277,22 @@ func TestConfigMistakeStopsSubmit(t *testing.T) {
 	want := "ERROR: read the configuration: " + filepath.Join(s.Home, "config.hcl") + `:1: SUBMIT_REFUSE_WRITABLE_KEY_FILES: "maybe" is not true or false`
 	if code != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr %q\nwant exit 1 and %q", code, stderr, want)
+	}
+	if n := len(s.Only(api.PathSubmit)); n != 0 {
+		t.Errorf("%d submit requests reached the daemon", n)
+	}
+}
+
+// TestComposeReadIsBounded: with -append the file is read whole to compose it; that read
+// stops past submit.MaxFileBytes too, with an error, and nothing is queued.
+func TestComposeReadIsBounded(t *testing.T) {
+	s := fakeDaemon(t, 7)
+	setup(t)
+	big := strings.Repeat("# padding padding padding padding padding padding padding padding\n", submit.MaxFileBytes/64+1)
+	code, _, stderr := runWith(s.Getenv, big, "-a", "x = 1", "-")
+	want := fmt.Sprintf("ERROR: in <stdin>: submit file is larger than %d bytes", submit.MaxFileBytes)
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %.300q\nwant exit 1 and %q", code, stderr, want)
 	}
 	if n := len(s.Only(api.PathSubmit)); n != 0 {
 		t.Errorf("%d submit requests reached the daemon", n)

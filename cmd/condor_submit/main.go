@@ -239,9 +239,14 @@ func readFile(o *options, stdin io.Reader) (*submit.File, *composed, error) {
 		f, err := submit.Parse(name, r)
 		return f, nil, err
 	}
-	src, err := io.ReadAll(r)
+	// Parse bounds what it reads; this read, for composing, must be bounded the same way
+	// (condor_submit -a x=1 /dev/zero).
+	src, err := io.ReadAll(io.LimitReader(r, submit.MaxFileBytes+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read submit file %s: %w", name, err)
+	}
+	if len(src) > submit.MaxFileBytes {
+		return nil, nil, fmt.Errorf("in %s: submit file is larger than %d bytes", name, submit.MaxFileBytes)
 	}
 	comp, err := compose(string(src), &o.x)
 	if err != nil {
