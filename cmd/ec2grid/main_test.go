@@ -51,7 +51,8 @@ func TestUsage(t *testing.T) {
 		{name: "-h", args: []string{"-h"}, code: exitOK, stdout: "Usage: ec2grid <command>"},
 		{name: "help cloud", args: []string{"help", "cloud"}, code: exitOK, stdout: "Usage: ec2grid cloud --state DIR"},
 		{name: "cloud -h", args: []string{"cloud", "-h"}, code: exitOK, stderr: "-fault-throttle CLASS=RATE/BURST"},
-		{name: "help unknown", args: []string{"help", "daemon"}, code: exitUsage, stderr: `unknown command "daemon"`},
+		{name: "help unknown", args: []string{"help", "clod"}, code: exitUsage, stderr: `unknown command "clod"`},
+		{name: "help daemon", args: []string{"help", "daemon"}, code: exitOK, stdout: "Usage: ec2grid daemon [-home DIR]"},
 		{name: "unknown", args: []string{"clod"}, code: exitUsage, stderr: `ec2grid: unknown command "clod"`},
 		{name: "cloud without state", args: []string{"cloud"}, code: exitUsage, stderr: "ec2grid cloud: --state DIR is required"},
 	}
