@@ -105,6 +105,31 @@ func TestHostileKeyFiles(t *testing.T) {
 	}
 }
 
+// TestKeypairFileIsADirectory: a key-pair file path that is a directory fails the command
+// with E_FILE_IO; the directory stays and no temporary file is left.
+func TestKeypairFileIsADirectory(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, ec2test.Options{})
+	r := newRig(t, f.URL, fastOptions())
+	path := filepath.Join(r.dir, "k.pem")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	res := r.cmd(CmdCreateKeypair, "k1", path)
+	if res[0] != "1" || res[1] != "E_FILE_IO" || !strings.Contains(res[2], "Failed to write private key") {
+		t.Errorf("key file path that is a directory: %q, want E_FILE_IO", res)
+	}
+	entries, _ := os.ReadDir(r.dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+	if st, err := os.Stat(path); err != nil || !st.IsDir() {
+		t.Errorf("the directory was replaced: %v, %v", st, err)
+	}
+}
+
 // TestKeypairFileInUnwritableDirectory: the private key cannot be written to a directory
 // the gahp's user cannot write: E_FILE_IO, and neither the key file nor a temporary file is
 // left. Root may write anywhere, so as root the command runs with the effective user id
