@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ec2grid/ec2grid/api"
+	"github.com/ec2grid/ec2grid/classad"
 	"github.com/ec2grid/ec2grid/submit"
 )
 
@@ -63,14 +64,15 @@ func main() {
 	bin := flag.String("bin", "bin/ec2grid", "the ec2grid binary (make build)")
 	n := flag.Int("n", 100_000, "jobs in the cluster")
 	queries := flag.Int("queries", 5, "how many times to run each query")
+	small := flag.Bool("small", false, "submit the 20-attribute ads of jobs/bench_test.go instead of condor_submit's 47-attribute ones")
 	flag.Parse()
-	if err := run(*bin, *n, *queries); err != nil {
+	if err := run(*bin, *n, *queries, *small); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/daemon:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, n, queries int) error {
+func run(bin string, n, queries int, small bool) error {
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%w (run make build, or pass -bin)", err)
 	}
@@ -83,6 +85,9 @@ func run(bin string, n, queries int) error {
 	ctx := context.Background()
 
 	texts, err := buildAds(base, n)
+	if small {
+		texts = smallAds(n)
+	}
 	if err != nil {
 		return err
 	}
@@ -172,6 +177,33 @@ func buildAds(dir string, n int) ([]string, error) {
 		}
 	}
 	return texts, nil
+}
+
+// smallAds are the jobs package benchmark's ads (jobs/bench_test.go): 20 attributes.
+func smallAds(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		ad := classad.New()
+		ad.SetString("Owner", "alice")
+		ad.SetInt("JobStatus", 1)
+		ad.SetString("Cmd", "/bin/true")
+		ad.SetInt("Index", int64(i))
+		ad.SetInt("JobUniverse", 9)
+		ad.SetString("GridResource", "ec2 https://ec2.us-east-1.amazonaws.com/")
+		ad.SetString("EC2AmiID", "ami-0123456789abcdef0")
+		ad.SetString("EC2InstanceType", "m5.large")
+		ad.SetString("EC2KeyPairFile", fmt.Sprintf("/home/alice/keys/%d.pem", i))
+		ad.SetString("EC2AccessKeyId", "/home/alice/.aws/id")
+		ad.SetString("EC2SecretAccessKey", "/home/alice/.aws/secret")
+		ad.SetInt("QDate", 1700000000)
+		ad.SetInt("EnteredCurrentStatus", 1700000000)
+		ad.SetExpr("PeriodicHold", "false")
+		ad.SetExpr("PeriodicRemove", "false")
+		ad.SetExpr("OnExitRemove", "true")
+		ad.SetString("Iwd", "/home/alice")
+		out[i] = ad.MarshalLong()
+	}
+	return out
 }
 
 // runQueries times condor_q -constraint through the socket: the default view's
