@@ -96,6 +96,10 @@ type Config struct {
 	// Profile "aws-limits" fills the classes Throttle does not name with AWSLimits, so one
 	// class can be overridden (or turned off with rate 0) while the others stay AWS-like.
 	Profile string `json:"profile,omitempty"`
+	// ThrottleRate is the fraction of requests answered 503 RequestLimitExceeded instead of
+	// being acted on, whatever the buckets hold: throttling as a steady share of calls,
+	// which a bucket (a share that depends on the client's pace) cannot express.
+	ThrottleRate float64 `json:"throttle_rate"`
 	// InternalErrorRate is the fraction of requests answered 500 InternalError instead of
 	// being acted on.
 	InternalErrorRate float64 `json:"internal_error_rate"`
@@ -146,7 +150,7 @@ func (c Config) Validate() error {
 	for _, r := range []struct {
 		name string
 		v    float64
-	}{{"internal_error_rate", c.InternalErrorRate}, {"drop_after_act_rate", c.DropAfterActRate}} {
+	}{{"throttle_rate", c.ThrottleRate}, {"internal_error_rate", c.InternalErrorRate}, {"drop_after_act_rate", c.DropAfterActRate}} {
 		if !(r.v >= 0 && r.v <= 1) { // also catches NaN
 			bad("%s %v is not a fraction between 0 and 1", r.name, r.v)
 		}

@@ -91,6 +91,7 @@ func TestValidate(t *testing.T) {
 		{name: "unknown profile", cfg: Config{Profile: "aws"}, errs: []string{`unknown profile "aws" (want "aws-limits" or none)`}},
 		{name: "error rate above 1", cfg: Config{InternalErrorRate: 1.5}, errs: []string{"internal_error_rate 1.5 is not a fraction between 0 and 1"}},
 		{name: "negative error rate", cfg: Config{InternalErrorRate: -0.1}, errs: []string{"internal_error_rate -0.1 is not"}},
+		{name: "throttle rate above 1", cfg: Config{ThrottleRate: 1.5}, errs: []string{"throttle_rate 1.5 is not a fraction between 0 and 1"}},
 		{name: "NaN drop rate", cfg: Config{DropAfterActRate: math.NaN()}, errs: []string{"drop_after_act_rate NaN is not"}},
 		{name: "every problem at once", cfg: Config{Latency: -1, Profile: "x", DropAfterActRate: 2},
 			errs: []string{"latency -1ns", `profile "x"`, "drop_after_act_rate 2"}},

@@ -27,6 +27,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Jitter, "fault-jitter", c.Jitter, "add a further uniform [0, `DURATION`) to every request")
 	fs.StringVar(&c.Profile, "fault-throttle-profile", c.Profile, "throttle profile: "+ProfileAWSLimits+" (AWS-like rates) or empty")
 	fs.Var(throttleFlag{c}, "fault-throttle", "throttle a class per account: `CLASS=RATE/BURST` ("+classList()+"; rate 0 is unlimited); repeatable")
+	fs.Float64Var(&c.ThrottleRate, "fault-throttle-rate", c.ThrottleRate, "`FRACTION` of requests answered 503 RequestLimitExceeded, beside any bucket")
 	fs.Float64Var(&c.InternalErrorRate, "fault-internal-error-rate", c.InternalErrorRate, "`FRACTION` of requests answered 500 InternalError")
 	fs.Float64Var(&c.DropAfterActRate, "fault-drop-after-act-rate", c.DropAfterActRate, "`FRACTION` of mutating requests acted on, then dropped unanswered")
 	fs.DurationVar(&c.ConsistencyDelay, "fault-consistency-delay", c.ConsistencyDelay, "keep a new instance out of DescribeInstances for `DURATION`")

@@ -109,8 +109,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // Before runs the faults that come before the server acts on a request of account for
 // action: it waits the latency (ending early if ctx is done), then takes a token from the
-// account's bucket for the action's class (RequestLimitExceeded 503 if there is none),
-// then draws the internal error rate (InternalError 500). nil means proceed. A request
+// account's bucket for the action's class and draws the throttle rate
+// (RequestLimitExceeded 503 if there is no token or the draw hits), then draws the internal error rate (InternalError 500). nil means proceed. A request
 // whose ctx ends during the latency gets Unavailable 503 and must not be acted on. Each
 // call counts in the action's Calls, and throttles and internal errors in Throttled and
 // Faults.
@@ -128,7 +128,7 @@ func (in *Injector) Before(ctx context.Context, account, action string) *Fault {
 	}
 
 	in.mu.Lock()
-	throttled := !in.takeLocked(g, account, ClassOf(action))
+	throttled := !in.takeLocked(g, account, ClassOf(action)) || in.drawLocked(g.cfg.ThrottleRate)
 	failed := !throttled && in.drawLocked(g.cfg.InternalErrorRate)
 	in.mu.Unlock()
 

@@ -311,6 +311,40 @@ func TestInternalErrorRate(t *testing.T) {
 	}
 }
 
+func TestThrottleRate(t *testing.T) {
+	for _, tc := range []struct {
+		rate   float64
+		lo, hi int // throttles allowed in n calls
+	}{
+		{0, 0, 0},
+		{1, 10000, 10000},
+		{0.3, 2800, 3200}, // over 4 standard deviations (46) each side, and the rand is seeded
+	} {
+		t.Run(fmt.Sprint(tc.rate), func(t *testing.T) {
+			// An internal error rate of 1 shows that a throttled call is never also failed.
+			in, _, _ := newTest(t, Config{ThrottleRate: tc.rate, InternalErrorRate: 1})
+			const n = 10000
+			throttled := 0
+			for range n {
+				switch f := in.Before(t.Context(), "acct", "RunInstances"); {
+				case f == nil:
+					t.Fatal("a call went through at internal error rate 1")
+				case f.Code == CodeRequestLimitExceeded && f.HTTPStatus == 503:
+					throttled++
+				case f.Code != CodeInternalError:
+					t.Fatalf("unexpected fault %v", f)
+				}
+			}
+			if throttled < tc.lo || throttled > tc.hi {
+				t.Errorf("%d throttles in %d calls at rate %v, want %d..%d", throttled, n, tc.rate, tc.lo, tc.hi)
+			}
+			if st := in.Stats()["RunInstances"]; st.Throttled != int64(throttled) || st.Faults != int64(n-throttled) {
+				t.Errorf("stats %+v, want %d throttled and %d faults", st, throttled, n-throttled)
+			}
+		})
+	}
+}
+
 func TestThrottleComesBeforeInternalError(t *testing.T) {
 	in, _, _ := newTest(t, Config{InternalErrorRate: 1, Throttle: map[Class]Bucket{RunInstances: {Rate: 1, Burst: 1}}})
 	if f := in.Before(t.Context(), "a", "RunInstances"); f == nil || f.Code != CodeInternalError {

@@ -18,6 +18,7 @@ type configJSON struct {
 	Jitter               jsonDuration     `json:"jitter"`
 	Throttle             map[Class]Bucket `json:"throttle,omitempty"`
 	Profile              string           `json:"profile,omitempty"`
+	ThrottleRate         float64          `json:"throttle_rate"`
 	InternalErrorRate    float64          `json:"internal_error_rate"`
 	DropAfterActRate     float64          `json:"drop_after_act_rate"`
 	ConsistencyDelay     jsonDuration     `json:"consistency_delay"`
@@ -31,6 +32,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		Jitter:               jsonDuration(c.Jitter),
 		Throttle:             c.Throttle,
 		Profile:              c.Profile,
+		ThrottleRate:         c.ThrottleRate,
 		InternalErrorRate:    c.InternalErrorRate,
 		DropAfterActRate:     c.DropAfterActRate,
 		ConsistencyDelay:     jsonDuration(c.ConsistencyDelay),
@@ -63,6 +65,7 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 		Jitter:               time.Duration(j.Jitter),
 		Throttle:             j.Throttle,
 		Profile:              j.Profile,
+		ThrottleRate:         j.ThrottleRate,
 		InternalErrorRate:    j.InternalErrorRate,
 		DropAfterActRate:     j.DropAfterActRate,
 		ConsistencyDelay:     time.Duration(j.ConsistencyDelay),

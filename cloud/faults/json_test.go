@@ -106,7 +106,7 @@ func TestConfigJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"latency":"0s","jitter":"0s","internal_error_rate":0,"drop_after_act_rate":0,"consistency_delay":"0s"}`; string(b) != want {
+	if want := `{"latency":"0s","jitter":"0s","throttle_rate":0,"internal_error_rate":0,"drop_after_act_rate":0,"consistency_delay":"0s"}`; string(b) != want {
 		t.Errorf("zero config = %s, want %s", b, want)
 	}
 }
