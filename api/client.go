@@ -103,7 +103,10 @@ func (c *Client) NextCluster(ctx context.Context) (int64, error) {
 // *Error with Code CodeConflict and NextCluster set.
 func (c *Client) Submit(ctx context.Context, req *SubmitRequest) (*SubmitResponse, error) {
 	var out SubmitResponse
-	if err := c.do(ctx, http.MethodPost, PathSubmit, req, &out); err != nil {
+	body := appendSubmitRequest(nil, req)
+	if err := c.doRaw(ctx, http.MethodPost, PathSubmit, body, func(r io.Reader) error {
+		return json.NewDecoder(r).Decode(&out)
+	}); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -111,8 +114,23 @@ func (c *Client) Submit(ctx context.Context, req *SubmitRequest) (*SubmitRespons
 
 // QueryLong runs a query (POST /v1/query) and returns the ads in long form, unparsed.
 func (c *Client) QueryLong(ctx context.Context, req *QueryRequest) ([]string, error) {
+	in, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s request: %w", PathQuery, err)
+	}
 	var out QueryResponse
-	if err := c.do(ctx, http.MethodPost, PathQuery, req, &out); err != nil {
+	err = c.doRaw(ctx, http.MethodPost, PathQuery, in, func(r io.Reader) error {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if out, ok = fastQueryResponse(data); ok {
+			return nil
+		}
+		return json.Unmarshal(data, &out)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out.Ads, nil
@@ -187,20 +205,29 @@ func (c *Client) Edit(ctx context.Context, req *EditRequest) (*EditResponse, err
 
 // do sends one request and decodes the reply into out.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("encode %s request: %w", path, err)
 		}
-		body = bytes.NewReader(b)
+		body = b
+	}
+	return c.doRaw(ctx, method, path, body, func(r io.Reader) error { return json.NewDecoder(r).Decode(out) })
+}
+
+// doRaw sends body (none when nil) and hands a successful reply's body to read.
+func (c *Client) doRaw(ctx context.Context, method, path string, body []byte, read func(io.Reader) error) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	// The host is never used (the transport dials the socket); "ec2grid" names it in logs.
-	req, err := http.NewRequestWithContext(ctx, method, "http://ec2grid"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://ec2grid"+path, rd)
 	if err != nil {
 		return fmt.Errorf("build %s request: %w", path, err)
 	}
-	if in != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
@@ -215,7 +242,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if resp.StatusCode/100 != 2 {
 		return decodeError(resp, path)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if err := read(resp.Body); err != nil {
 		return fmt.Errorf("decode the ec2grid daemon's %s reply: %w", path, err)
 	}
 	return nil

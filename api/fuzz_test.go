@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -45,6 +47,43 @@ func FuzzAppendJSONString(f *testing.F) {
 		json.Unmarshal(b, &want)
 		if got != want {
 			t.Fatalf("%q: got %q, want %q", s, got, want)
+		}
+	})
+}
+
+// FuzzFastJSON: whatever the fast decoders accept, encoding/json accepts too and decodes
+// to the same value; and appendSubmitRequest's output decodes back to its request.
+func FuzzFastJSON(f *testing.F) {
+	f.Add([]byte(`{"submit_key":"k","expect_cluster":3,"clusters":[["A = \"x\"\n","B = 1"],[]]}`))
+	f.Add([]byte(`{"ads":["ClusterId = 1\nProcId = 0\n","x\\ty"]}`))
+	f.Add([]byte(` { "clusters" : [ ] , "expect_cluster" : -0 } `))
+	f.Add([]byte(`{"submit_key":"\u00e9","expect_cluster":01}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, ok := fastSubmitRequest(b); ok {
+			var want SubmitRequest
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&want); err != nil {
+				t.Fatalf("fast accepted %q, encoding/json: %v", b, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q: fast %#v, encoding/json %#v", b, got, want)
+			}
+			// And the encoder: what it writes decodes to the request.
+			var back SubmitRequest
+			enc := appendSubmitRequest(nil, &got)
+			if err := json.Unmarshal(enc, &back); err != nil || !reflect.DeepEqual(back, got) {
+				t.Fatalf("appendSubmitRequest(%#v) = %s, decodes to %#v, %v", got, enc, back, err)
+			}
+		}
+		if got, ok := fastQueryResponse(b); ok {
+			var want QueryResponse
+			if err := json.Unmarshal(b, &want); err != nil {
+				t.Fatalf("fast accepted %q, encoding/json: %v", b, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q: fast %#v, encoding/json %#v", b, got, want)
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -183,16 +184,13 @@ func (s *Server) storeError(w http.ResponseWriter, what string, err error) {
 
 // decode reads a JSON body of at most limit bytes into v; on failure it has replied.
 func decode(w http.ResponseWriter, r *http.Request, path string, limit int64, v any) bool {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		// One JSON value per body: trailing data is a client bug worth reporting.
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("unexpected data after the JSON value")
-		}
-	}
+	return decodeWith(w, r, path, limit, v, nil)
+}
+
+// decodeWith is decode with a fast decoder for the body's usual shape, tried first; when
+// it declines, encoding/json decodes the same bytes.
+func decodeWith(w http.ResponseWriter, r *http.Request, path string, limit int64, v any, fast func([]byte) bool) bool {
+	data, err := readBody(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -200,6 +198,22 @@ func decode(w http.ResponseWriter, r *http.Request, path string, limit int64, v 
 				fmt.Sprintf("%s: request body over the limit of %d MiB", path, limit>>20), 0)
 			return false
 		}
+		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("%s: reading the request body: %v", path, err), 0)
+		return false
+	}
+	if fast != nil && fast(data) {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	if err == nil {
+		// One JSON value per body: trailing data is a client bug worth reporting.
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("unexpected data after the JSON value")
+		}
+	}
+	if err != nil {
 		if err == io.EOF {
 			err = errors.New("empty body, want a JSON object")
 		}
@@ -207,6 +221,21 @@ func decode(w http.ResponseWriter, r *http.Request, path string, limit int64, v 
 		return false
 	}
 	return true
+}
+
+// readBody reads a whole body into one buffer sized from Content-Length when the client
+// sent one, so a 100 MiB submit is not copied again each time a growing buffer doubles.
+func readBody(body io.Reader, length, limit int64) ([]byte, error) {
+	if length > 0 && length <= limit {
+		buf := make([]byte, length)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		// Content-Length is the whole body; a longer one is the server's concern
+		// (net/http stops at it), so nothing more is read.
+		return buf, nil
+	}
+	return io.ReadAll(body)
 }
 
 // mayTouch says whether peer may act on a job owned by owner: the owner, root, or a

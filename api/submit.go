@@ -29,7 +29,12 @@ const (
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 	start := time.Now()
 	var req SubmitRequest
-	if !decode(w, r, PathSubmit, MaxSubmitBody, &req) {
+	fast := func(b []byte) bool {
+		var ok bool
+		req, ok = fastSubmitRequest(b)
+		return ok
+	}
+	if !decodeWith(w, r, PathSubmit, MaxSubmitBody, &req, fast) {
 		return
 	}
 	decoded := time.Now()
