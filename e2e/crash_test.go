@@ -149,3 +149,38 @@ func TestDroppedStartAnswer(t *testing.T) {
 	terminated(t, c, ids...)
 	checkOnePerJob(t, c, "aws", jobs, func(st string) bool { return st == "terminated" })
 }
+
+// A crash while a spot request is being cancelled (EC2GRID_CRASH_AT=during-spot-cancel:
+// EC2_VM_STOP_SPOT answered, the answer not yet handled) must not forget the condor_rm
+// behind the cancel: after the restart the job leaves the queue as removed, rather than
+// coming back idle to find its request cancelled "by somebody else" (hold 37/20).
+func TestCrashDuringSpotCancel(t *testing.T) {
+	t.Parallel()
+	c := startCloud(t, "aws", "--spot-initial-price", "0.05", "--spot-interval", "0s")
+	s := newSystem(t)
+	d := s.startDaemon("EC2GRID_CRASH_AT=during-spot-cancel")
+	cluster := s.submit(s.submitFile("spot.sub", jobSpec{cloud: c, extra: []string{"ec2_spot_price = 0.02"}}))
+	req := s.waitJobs(cluster, 1, "the low bid's request open", func(a ad) bool { return a.str("EC2SpotRequestID") != "" })[0].str("EC2SpotRequestID")
+	rmAnswered := s.run("condor_rm", fmt.Sprint(cluster)).code == 0
+	d.waitExit(t, stateTimeout)
+	if d.err == nil || !strings.Contains(d.err.Error(), "killed") {
+		t.Fatalf("the daemon was not killed during the spot cancel: %v\n%s", d.err, s.daemonLog())
+	}
+	s.startDaemon()
+	if q := s.queue(fmt.Sprint(cluster)); len(q) == 1 && q[0].num("JobStatus") != 3 {
+		t.Errorf("after the restart: JobStatus %d (condor_rm answered: %v), want 3: the removal was lost\n%s", q[0].num("JobStatus"), rmAnswered, describe(q))
+	}
+	s.waitGone(cluster, "the removed spot job leaving the queue")
+	h := s.history(fmt.Sprint(cluster))
+	if len(h) != 1 || h[0].num("JobStatus") != 3 {
+		t.Errorf("history:\n%s", describe(h))
+	}
+	for _, r := range c.spotRequests() {
+		if r.ID == req && (r.State != "cancelled" || r.InstanceID != "") {
+			t.Errorf("spot request %+v, want cancelled without an instance", r)
+		}
+	}
+	if n := len(c.instances()); n != 0 {
+		t.Errorf("%d instances for a request that was never fulfilled", n)
+	}
+}

@@ -2,6 +2,8 @@ package gridmanager
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/ec2grid/ec2grid/gridmanager/resource"
@@ -147,8 +149,16 @@ func stateSpotCheck(m *Manager, j *job) state {
 	return stSpotStart
 }
 
+// errSpotCancelNotSent: the commit before EC2_VM_STOP_SPOT failed, so the cancel was never
+// sent; it is tried again later rather than held as a failed cancel.
+var errSpotCancelNotSent = errors.New("commit before spot cancel")
+
 func stateSpotCancel(m *Manager, j *job) state {
 	if r := j.take(); r != nil {
+		if errors.Is(r.err, errSpotCancelNotSent) {
+			m.log.Warn("spot cancel", zapJob(j), errField(r.err))
+			return m.retryLater(j, stSpotCancel)
+		}
 		if r.ok() || strings.Contains(r.failureText(), "InvalidSpotInstanceRequestID.NotFound") {
 			j.tries++
 			j.since, j.passes = m.now(), 0
@@ -165,7 +175,18 @@ func stateSpotCancel(m *Manager, j *job) state {
 		j.remote.state = remoteCancellingSpot
 		m.setAttrs(j, jobs.SetString(attrGridJobStatus, remoteCancellingSpot))
 	}
-	m.launch(j, m.ops, m.callOp(j.rs.cloud, resource.Medium, "EC2_VM_STOP_SPOT", j.spotReqID))
+	id, sir, cloud := j.id, j.spotReqID, j.rs.cloud
+	m.launch(j, m.ops, func(ctx context.Context) *result {
+		// Durable first, as in stateCancel: the store announces a condor_rm or condor_hold
+		// before its commit is on disk, and a request cancelled for a removal a crash then
+		// forgets would come back as cancelled "by somebody else" (hold 37/20).
+		if err := m.store.Update(ctx, id, []jobs.Change{jobs.SetString(attrGridJobStatus, remoteCancellingSpot)}, jobs.Durable); err != nil {
+			return &result{err: fmt.Errorf("%w: %w", errSpotCancelNotSent, err)}
+		}
+		f, err := cloud.Call(ctx, resource.Medium, "EC2_VM_STOP_SPOT", sir)
+		m.opts.Crash("during-spot-cancel")
+		return &result{fields: f, err: err}
+	})
 	return stSpotCancel
 }
 

@@ -49,8 +49,8 @@ func managerOptions(cfg *config.Config, queueID string, log *zap.Logger, getenv 
 
 // crashHook is a test hook, not a feature: when the environment's EC2GRID_CRASH_AT
 // (daemon.CrashEnv) names one of the grid manager's crash points ("after-token-commit",
-// "after-start-before-save", "during-cancel", "after-spot-start-before-save"; see
-// docs/architecture.md), the daemon kills itself with SIGKILL the first time the grid
+// "after-start-before-save", "during-cancel", "during-spot-cancel",
+// "after-spot-start-before-save"; see docs/architecture.md), the daemon kills itself with SIGKILL the first time the grid
 // manager reaches that point, as HTCondor's GM_FAILURE_INJECTION does, so the crash tests
 // can check that a restart neither loses a job nor starts or leaks an instance. Unset (or
 // naming the daemon's own point, daemon.CrashAfterSubmitCommit) it is nil: no hook.
