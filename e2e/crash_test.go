@@ -184,3 +184,41 @@ func TestCrashDuringSpotCancel(t *testing.T) {
 		t.Errorf("%d instances for a request that was never fulfilled", n)
 	}
 }
+
+// A crash after the cloud accepted a spot request and before its id was committed
+// (EC2GRID_CRASH_AT=after-spot-start-before-save): the restart finds the request by its
+// launch group (the job's client token) instead of asking again, so each job has exactly
+// one request and one instance.
+func TestCrashAfterSpotStart(t *testing.T) {
+	t.Parallel()
+	c := startCloud(t, "aws", "--spot-initial-price", "0.05", "--spot-interval", "0s")
+	s := newSystem(t)
+	d := s.startDaemon("EC2GRID_CRASH_AT=after-spot-start-before-save")
+	const n = 2
+	cluster := s.submit(s.submitFile("spot.sub", jobSpec{cloud: c, queue: n, extra: []string{"ec2_spot_price = 0.10"}}))
+	d.waitExit(t, stateTimeout)
+	if d.err == nil || !strings.Contains(d.err.Error(), "killed") {
+		t.Fatalf("the daemon was not killed after the spot start: %v\n%s", d.err, s.daemonLog())
+	}
+	s.startDaemon()
+	jobs := s.waitJobs(cluster, n, "every spot job running after the restart", running)
+	reqs := c.spotRequests()
+	insts := c.instances()
+	if len(reqs) != n || len(insts) != n {
+		t.Errorf("%d spot requests and %d instances for %d jobs, want one each:\n%+v\n%+v", len(reqs), len(insts), n, reqs, insts)
+	}
+	byInstance := map[string]bool{}
+	for _, r := range reqs {
+		byInstance[r.InstanceID] = true
+	}
+	var ids []string
+	for _, a := range jobs {
+		ids = append(ids, a.str("EC2InstanceName"))
+		if !byInstance[a.str("EC2InstanceName")] {
+			t.Errorf("job %s runs %s, which no spot request launched", a.id(), a.str("EC2InstanceName"))
+		}
+	}
+	s.must("condor_rm", fmt.Sprint(cluster))
+	s.waitGone(cluster, "every job removed")
+	terminated(t, c, ids...)
+}
