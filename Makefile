@@ -9,7 +9,7 @@ FUZZTIME      ?= 1m
 FUZZTIME_TEST ?= 10s
 BIN       := bin
 
-.PHONY: all build test vet fmtcheck unit fuzz-short test-long demo bench fuzz install clean
+.PHONY: all build test vet fmtcheck unit fuzz-short test-long demo bench fuzz install clean chaos storm
 
 all: build
 
@@ -38,6 +38,17 @@ test-long:
 
 demo: build
 	scripts/demo
+
+# The crash loop (docs/chaos.md): 20 SIGKILLs of the daemon and ec2_gahp over 200 jobs
+# in each mode (aws: ClientToken; openstack: per-job key pairs); LONG=1: 200 over 1,000.
+# One line per mode; non-zero exit if a job was lost or duplicated or anything leaked.
+chaos: build
+	$(GO) run ./bench/chaos -bin $(BIN) $(if $(LONG),-jobs 1000 -kills 200)
+
+# The fault storm: 1,000 jobs on a cloud with 30% throttling, 5% 500s, 2% answers dropped
+# after acting, 3 s eventual consistency and 100 +- 50 ms latency, then on a fault-free one.
+storm: build
+	$(GO) run ./bench/chaos -bin $(BIN) -storm -jobs 1000
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

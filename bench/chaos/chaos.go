@@ -150,6 +150,10 @@ type world struct {
 	mu   sync.Mutex
 	jobs map[string]*job
 	ids  []string // acknowledged job ids in submission order
+	// overlap is, per ec2grid:job tag, the most instances of the job seen pending or
+	// running at once, less one: a second live instance is a duplicate even for a job
+	// whose releases allow it several instances one after another.
+	overlap map[string]int
 }
 
 // run runs one mode (a crash loop, or a storm and its fault-free baseline).
@@ -166,6 +170,9 @@ func run(ctx context.Context, o options, log io.Writer) (result, error) {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
 			return result{}, fmt.Errorf("%w (run make build, or pass -bin)", err)
 		}
+	}
+	if o.storm {
+		o.kills = 0
 	}
 	fmt.Fprintf(log, "chaos: mode=%s storm=%v jobs=%d kills=%d seed=%d\n", o.mode, o.storm, o.jobs, o.kills, o.seed)
 	if !o.storm {
@@ -206,7 +213,7 @@ func newWorld(o options, log io.Writer, cloudFlags []string) (*world, error) {
 		return nil, err
 	}
 	w := &world{o: o, rnd: rand.New(rand.NewPCG(uint64(o.seed), uint64(o.seed)>>17|1)), log: log, base: base,
-		work: filepath.Join(base, "w"), home: filepath.Join(base, "h"), jobs: map[string]*job{}}
+		work: filepath.Join(base, "w"), home: filepath.Join(base, "h"), jobs: map[string]*job{}, overlap: map[string]int{}}
 	if err := os.Mkdir(w.work, 0o755); err != nil {
 		return nil, err
 	}
@@ -413,8 +420,15 @@ func crashLoop(ctx context.Context, o options, log io.Writer) (result, error) {
 		defer close(userDone)
 		w.user(ctx, span)
 	}()
+	sctx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		w.sampler(sctx)
+	}()
 	kills, d, err := w.killer(ctx)
 	<-userDone
+	defer func() { stopSampler(); <-samplerDone }()
 	if err != nil {
 		return res, err
 	}
@@ -429,6 +443,40 @@ func crashLoop(ctx context.Context, o options, log io.Writer) (result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// sampleEvery is how often the sampler lists the cloud's instances during a crash loop.
+const sampleEvery = time.Second
+
+// sampler lists the cloud's instances every sampleEvery until ctx ends, recording in
+// w.overlap any job with more than one instance pending or running at once.
+func (w *world) sampler(ctx context.Context) {
+	c, err := w.cloudAPI()
+	if err != nil {
+		fmt.Fprintf(w.log, "chaos: sampler: %v\n", err)
+		return
+	}
+	for ctx.Err() == nil {
+		if insts, err := instances(ctx, c); err == nil {
+			alive := map[string]int{}
+			for _, in := range insts {
+				if in.state == "pending" || in.state == "running" {
+					alive[in.job]++
+				}
+			}
+			w.mu.Lock()
+			for gid, n := range alive {
+				if n > 1 {
+					w.overlap[gid] = max(w.overlap[gid], n-1)
+				}
+			}
+			w.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(sampleEvery):
+		}
+	}
 }
 
 // cleanStart starts the daemon with no crash point armed.

@@ -230,10 +230,17 @@ func (w *world) check(ctx context.Context, d *proc, stuck []*classad.ClassAd, re
 		}
 		groups[in.job] = append(groups[in.job], in)
 	}
+	w.mu.Lock()
+	for gid := range w.overlap {
+		if _, ok := groups[gid]; !ok {
+			groups[gid] = nil // seen live twice, then gone from the listing
+		}
+	}
+	w.mu.Unlock()
 	for gid, g := range groups {
 		id, known := jobOf[gid]
 		if gid == "" || !known {
-			res.duplicates += len(g)
+			res.duplicates += max(len(g), 1)
 			problem("%d instances of no job in the queue or history (tag %q): %v", len(g), gid, g)
 			continue
 		}
@@ -254,6 +261,9 @@ func (w *world) check(ctx context.Context, d *proc, stuck []*classad.ClassAd, re
 			}
 			extra = max(extra, same)
 		}
+		w.mu.Lock()
+		extra = max(extra, w.overlap[gid])
+		w.mu.Unlock()
 		if extra > 0 {
 			res.duplicates += extra
 			problem("job %s: %d instances (%d allowed): %v", id, len(g), allowed, g)
