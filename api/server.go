@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -81,6 +82,8 @@ type Server struct {
 	// submitMu makes "check the next cluster id, then submit" one step, so the race rule
 	// (409 when another submit took the expected id) is exact.
 	submitMu sync.Mutex
+	// releasing is set while a releaseMemory runs; wantRelease asks route for one.
+	releasing, wantRelease atomic.Bool
 	// actMu serializes acts and edits: each reads a job, computes its changes and writes
 	// them, and two of them on one job must not interleave.
 	actMu sync.Mutex
@@ -153,6 +156,9 @@ func (s *Server) route(path, method string, h handlerFunc) {
 		}
 		start := time.Now()
 		h(w, r, peer)
+		if s.wantRelease.CompareAndSwap(true, false) {
+			s.releaseMemory()
+		}
 		s.log.Debug("request", zap.String("path", path), zap.Int("uid", peer.UID),
 			zap.Int("pid", peer.PID), zap.Duration("took", time.Since(start)))
 	})

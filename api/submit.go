@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -132,6 +134,43 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 	// written even if the caller has gone away.
 	s.writeSubmitEvents(context.WithoutCancel(ctx), made)
 	writeJSON(w, &out)
+	if jobsIn(made) >= releaseMemoryJobs {
+		// After the handler has returned (route does it), when its ads are garbage.
+		s.wantRelease.Store(true)
+	}
+}
+
+// releaseMemoryJobs is the submit size after which the server hands the memory the
+// submit used back to the system. A submit of a large cluster briefly holds its text
+// several times over (the body, the decoded strings, the parsed ads the store then
+// copies, the store's records); the Go runtime keeps freed memory for reuse and returns
+// it only slowly, so without this a daemon that took one 100,000-job submit would stay
+// at twice its resident size for minutes.
+const releaseMemoryJobs = 10_000
+
+// releaseMemory runs a collection and returns free memory to the system, in the
+// background (the reply is already sent) and one at a time.
+func (s *Server) releaseMemory() {
+	if !s.releasing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.releasing.Store(false)
+		debug.FreeOSMemory()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		s.log.Info("memory after a large submit", zap.Uint64("heap_inuse_mib", m.HeapInuse>>20),
+			zap.Uint64("heap_released_mib", m.HeapReleased>>20), zap.Uint64("sys_mib", m.Sys>>20))
+	}()
+}
+
+// jobsIn counts the jobs of committed clusters.
+func jobsIn(made []madeCluster) int {
+	n := 0
+	for _, m := range made {
+		n += len(m.ads)
+	}
+	return n
 }
 
 // madeCluster is a cluster committed by one submit, for its user log events.
