@@ -60,6 +60,18 @@ const (
 	retryDelay          = time.Second
 )
 
+// perJobSubmitTime is the time a submit is allowed per job on top of cli.RequestTimeout.
+// One minute in all was too short for a 100,000-job cluster on a loaded machine (the
+// daemon takes 42 s for one at a load average of 16 on 2 cores, and timed out at 17):
+// 2 ms a job (500 jobs/s, a fifth of that rate) gives such a submit 260 s, while a
+// daemon that hangs still ends a small submit within about a minute.
+const perJobSubmitTime = 2 * time.Millisecond
+
+// submitTimeout bounds sending n jobs to the daemon, resends included.
+func submitTimeout(n int) time.Duration {
+	return cli.RequestTimeout + time.Duration(n)*perJobSubmitTime
+}
+
 const usage = `usage: condor_submit [options] [NAME=value ...] [FILE] [-queue ARGS]
   -dry-run OUT       print the job ads FILE would queue to OUT ("-" for standard
                      output) instead of submitting them
@@ -342,7 +354,9 @@ func queueJobs(f *submit.File, comp *composed, o *options, env cli.Env) error {
 			}
 			req.Clusters = append(req.Clusters, ads)
 		}
-		resp, err = submitOnce(ctx, client, req)
+		sctx, scancel := context.WithTimeout(context.Background(), submitTimeout(sub.NumJobs()))
+		resp, err = submitOnce(sctx, client, req)
+		scancel()
 		var ae *api.Error
 		if err == nil || !errors.As(err, &ae) || ae.Code != api.CodeConflict {
 			break
@@ -351,7 +365,11 @@ func queueJobs(f *submit.File, comp *composed, o *options, env cli.Env) error {
 			return fmt.Errorf("Failed to queue the jobs: cluster id %d was taken by other submits %d times; try again", next, maxConflictRetries)
 		}
 		if next = ae.NextCluster; next == 0 {
-			if next, err = client.NextCluster(ctx); err != nil {
+			// A fresh bound: a large build and submit may have used up ctx's.
+			nctx, ncancel := cli.Context()
+			next, err = client.NextCluster(nctx)
+			ncancel()
+			if err != nil {
 				return err
 			}
 		}
