@@ -9,7 +9,7 @@ FUZZTIME      ?= 1m
 FUZZTIME_TEST ?= 10s
 BIN       := bin
 
-.PHONY: all build test vet fmtcheck unit fuzz-short test-long demo bench fuzz install clean chaos storm
+.PHONY: all build test vet fmtcheck unit fuzz-short test-long demo bench fuzz install clean chaos storm scale
 
 all: build
 
@@ -49,6 +49,12 @@ chaos: build
 # after acting, 3 s eventual consistency and 100 +- 50 ms latency, then on a fault-free one.
 storm: build
 	$(GO) run ./bench/chaos -bin $(BIN) -storm -jobs 1000
+
+# Scale (bench/RESULTS.md): 100,000 jobs in one condor_submit, all running on the local
+# cloud (no latency, instant boot), the steady state measured (probe pass, condor_q,
+# daemon memory), then condor_rm -all. Takes several minutes and several GiB of memory.
+scale: build
+	$(GO) run ./bench/gridmanager -bin $(BIN) -scale -n 100000 -l 0
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -8,9 +8,14 @@
 //   - latency: L jobs (default 1,000) submitted one condor_submit at a time, each timed
 //     from the moment condor_submit is started to the moment its RunInstances reaches the
 //     cloud; then each removed by its own condor_rm, timed to its TerminateInstances: p50,
-//     p99 and max. A recording proxy between ec2_gahp and the cloud sees the calls arrive.
+//     p99 and max. A recording proxy between ec2_gahp and the cloud sees the calls arrive;
+//   - scale (-scale, `make scale`: -n 100000 -l 0): once all N jobs run, the steady state
+//     with N instances at the cloud: the time of one probe pass (ec2_gahp's EC2_VM_STATUS_ALL,
+//     from its log at D_FULLDEBUG), the cloud calls over a window of passes, condor_q's time
+//     (the default view of every job, and one -constraint), and the daemon's VmRSS and
+//     VmHWM (peak) from /proc.
 //
-// Usage: go run ./bench/gridmanager [-bin DIR] [-n 10000] [-l 1000]. See bench/RESULTS.md.
+// Usage: go run ./bench/gridmanager [-bin DIR] [-n 10000] [-l 1000] [-scale]. See bench/RESULTS.md.
 package main
 
 import (
@@ -29,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,25 +55,29 @@ const (
 	// would measure the probe interval, not the system; the early probe after starts
 	// comes about a second later either way.
 	probeInterval = "1"
+	// steadyWindow is how long -scale watches the steady state (all jobs running): long
+	// enough for several probe passes, which take seconds each with 100,000 instances.
+	steadyWindow = 30 * time.Second
 )
 
 func main() {
 	bin := flag.String("bin", "bin", "the directory of the built binaries (make build)")
 	n := flag.Int("n", 10_000, "jobs in the throughput run")
 	l := flag.Int("l", 1000, "jobs in the latency run")
+	scale := flag.Bool("scale", false, "measure the steady state of the throughput run (probe pass, condor_q, memory)")
 	flag.Parse()
-	if err := run(*bin, *n, *l); err != nil {
+	if err := run(*bin, *n, *l, *scale); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/gridmanager:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, n, l int) error {
+func run(bin string, n, l int, scale bool) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
 	}
-	for _, b := range []string{"ec2grid", "ec2_gahp", "condor_submit", "condor_rm"} {
+	for _, b := range []string{"ec2grid", "ec2_gahp", "condor_submit", "condor_rm", "condor_q"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
 			return fmt.Errorf("%w (run make build, or pass -bin)", err)
 		}
@@ -97,7 +107,12 @@ func run(bin string, n, l int) error {
 	home := filepath.Join(base, "home")
 	// Every job of the throughput run holds a submit slot while it runs; the default of
 	// 1,000 per resource would cap the run at 1,000 instances.
-	d, err := startDaemon(bin, home, "EC2GRID_GRIDMANAGER_MAX_SUBMITTED_JOBS_PER_RESOURCE="+strconv.Itoa(max(n, l)))
+	env := []string{"EC2GRID_GRIDMANAGER_MAX_SUBMITTED_JOBS_PER_RESOURCE=" + strconv.Itoa(max(n, l))}
+	if scale {
+		// Every call logged with its time: the probe pass is read from the log.
+		env = append(env, "EC2GRID_EC2_GAHP_DEBUG=D_FULLDEBUG")
+	}
+	d, err := startDaemon(bin, home, env...)
 	if err != nil {
 		return err
 	}
@@ -110,11 +125,16 @@ func run(bin string, n, l int) error {
 	fmt.Printf("cloud %s (aws flavor, no injected latency, boot delay 0), probe interval %s s\n", cl.url, probeInterval)
 
 	if n > 0 {
-		if err := throughput(ctx, u, cl, n); err != nil {
+		var steady func() error
+		if scale {
+			steady = func() error { return steadyState(u, cl, d, n) }
+		}
+		if err := throughput(ctx, u, cl, n, steady); err != nil {
 			return err
 		}
-		rss, _ := vmRSS(d.cmd.Process.Pid)
-		fmt.Printf("daemon rss after the throughput run: %.0f MiB\n", float64(rss)/1024)
+		rss, _ := vmStatus(d.cmd.Process.Pid, "VmRSS")
+		hwm, _ := vmStatus(d.cmd.Process.Pid, "VmHWM")
+		fmt.Printf("daemon rss after the throughput run: %.0f MiB (peak %.0f MiB)\n", float64(rss)/1024, float64(hwm)/1024)
 	}
 	if l > 0 {
 		if err := latency(ctx, u, cl, px, l); err != nil {
@@ -126,7 +146,9 @@ func run(bin string, n, l int) error {
 
 // ---- the phases ----
 
-func throughput(ctx context.Context, u *user, cl *cloud, n int) error {
+// throughput submits n jobs, waits for all running, runs steady (if not nil), then
+// removes them all.
+func throughput(ctx context.Context, u *user, cl *cloud, n int, steady func() error) error {
 	sub, err := u.submitFile("many.sub", cl.url, n)
 	if err != nil {
 		return err
@@ -153,6 +175,11 @@ func throughput(ctx context.Context, u *user, cl *cloud, n int) error {
 	fmt.Printf("throughput: submit of %d jobs acknowledged in %.2f s; all running after %.2f s (%.0f jobs/s)\n",
 		n, tSubmitted.Seconds(), tRunning.Seconds(), float64(n)/tRunning.Seconds())
 	fmt.Printf("  cloud calls to all running: %s\n", st.calls())
+	if steady != nil {
+		if err := steady(); err != nil {
+			return err
+		}
+	}
 
 	if err := cl.resetStats(); err != nil {
 		return err
@@ -310,6 +337,19 @@ func (u *user) submit(file string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("condor_submit: no cluster in %q", out)
+}
+
+// output runs a command and returns its standard output.
+func (u *user) output(name string, args ...string) ([]byte, error) {
+	cmd := exec.Command(filepath.Join(u.bin, name), args...)
+	cmd.Dir, cmd.Env = u.dir, u.env()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %v: %w\n%s", name, args, err, stderr.Bytes())
+	}
+	return out, nil
 }
 
 func (u *user) cmd(name string, args ...string) error {
@@ -533,16 +573,95 @@ func (d *daemonProc) stop() {
 	d.cmd.Wait()
 }
 
-// vmRSS is a process's resident set in KiB.
-func vmRSS(pid int) (int, error) {
+// vmStatus is one of a process's memory figures in /proc/PID/status (VmRSS, the resident
+// set; VmHWM, its peak), in KiB.
+func vmStatus(pid int, field string) (int, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			return strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// ---- the steady state (-scale) ----
+
+// steadyState measures the system holding n running jobs: the probe passes and the cloud
+// calls over steadyWindow, then condor_q's time, then the daemon's memory.
+func steadyState(u *user, cl *cloud, d *daemonProc, n int) error {
+	gahpLog := filepath.Join(u.home, "log", "EC2GahpLog")
+	before, err := os.Stat(gahpLog)
+	if err != nil {
+		return fmt.Errorf("ec2_gahp's log: %w", err)
+	}
+	if err := cl.resetStats(); err != nil {
+		return err
+	}
+	time.Sleep(steadyWindow)
+	st, err := cl.stats()
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(gahpLog)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(before.Size(), io.SeekStart); err != nil {
+		return err
+	}
+	passes, err := statusAllTimes(f)
+	if err != nil {
+		return err
+	}
+	if len(passes) == 0 {
+		return fmt.Errorf("no EC2_VM_STATUS_ALL in %s within %v", gahpLog, steadyWindow)
+	}
+	slices.Sort(passes)
+	fmt.Printf("scale: %d running jobs; over %v: %d probe passes (EC2_VM_STATUS_ALL), median %.2f s, max %.2f s\n",
+		n, steadyWindow, len(passes), passes[len(passes)/2].Seconds(), passes[len(passes)-1].Seconds())
+	fmt.Printf("  cloud calls over %v: %s\n", steadyWindow, st.calls())
+
+	for _, q := range [][]string{nil, {"-constraint", fmt.Sprintf("ProcId == %d", n/2)}} {
+		t0 := time.Now()
+		out, err := u.output("condor_q", q...)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  condor_q %s: %.2f s, %d lines of output\n", strings.Join(q, " "), time.Since(t0).Seconds(), bytes.Count(out, []byte("\n")))
+	}
+	rss, err1 := vmStatus(d.cmd.Process.Pid, "VmRSS")
+	hwm, err2 := vmStatus(d.cmd.Process.Pid, "VmHWM")
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	fmt.Printf("  daemon memory with %d running jobs: VmRSS %.0f MiB, VmHWM (peak so far) %.0f MiB\n", n, float64(rss)/1024, float64(hwm)/1024)
+	return nil
+}
+
+// statusAllLine matches ec2_gahp's debug line for a finished EC2_VM_STATUS_ALL (zap's
+// console encoding: the fields as JSON after the message).
+var statusAllLine = regexp.MustCompile(`command done.*"command": "EC2_VM_STATUS_ALL".*"took": "([^"]+)"`)
+
+// statusAllTimes reads the times of the EC2_VM_STATUS_ALL calls in an ec2_gahp log.
+func statusAllTimes(r io.Reader) ([]time.Duration, error) {
+	var ds []time.Duration
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m := statusAllLine.FindSubmatch(sc.Bytes())
+		if m == nil {
+			continue
+		}
+		d, err := time.ParseDuration(string(m[1]))
+		if err != nil {
+			return nil, fmt.Errorf("ec2_gahp log: took %q: %w", m[1], err)
+		}
+		ds = append(ds, d)
+	}
+	return ds, sc.Err()
 }
