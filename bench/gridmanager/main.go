@@ -15,7 +15,12 @@
 //     (the default view of every job, and one -constraint), and the daemon's VmRSS and
 //     VmHWM (peak) from /proc.
 //
-// Usage: go run ./bench/gridmanager [-bin DIR] [-n 10000] [-l 1000] [-scale]. See bench/RESULTS.md.
+// -aws-limits runs the cloud with its AWS-like throttling (`--fault-throttle-profile
+// aws-limits`: RunInstances 2/s with a burst of 5, other writes 5/s, reads 20/s), to set
+// beside HTCondor's limits.
+//
+// Usage: go run ./bench/gridmanager [-bin DIR] [-n 10000] [-l 1000] [-scale] [-aws-limits].
+// See bench/RESULTS.md.
 package main
 
 import (
@@ -65,14 +70,19 @@ func main() {
 	n := flag.Int("n", 10_000, "jobs in the throughput run")
 	l := flag.Int("l", 1000, "jobs in the latency run")
 	scale := flag.Bool("scale", false, "measure the steady state of the throughput run (probe pass, condor_q, memory)")
+	awsLimits := flag.Bool("aws-limits", false, "throttle the cloud as EC2 does (its aws-limits fault profile)")
 	flag.Parse()
-	if err := run(*bin, *n, *l, *scale); err != nil {
+	var cloudArgs []string
+	if *awsLimits {
+		cloudArgs = append(cloudArgs, "--fault-throttle-profile", "aws-limits")
+	}
+	if err := run(*bin, *n, *l, *scale, cloudArgs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/gridmanager:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, n, l int, scale bool) error {
+func run(bin string, n, l int, scale bool, cloudArgs []string) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -93,7 +103,7 @@ func run(bin string, n, l int, scale bool) error {
 	}
 	ctx := context.Background()
 
-	cl, err := startCloud(bin, filepath.Join(base, "cloud"))
+	cl, err := startCloud(bin, filepath.Join(base, "cloud"), cloudArgs...)
 	if err != nil {
 		return err
 	}
@@ -122,7 +132,7 @@ func run(bin string, n, l int, scale bool) error {
 	if err := os.Mkdir(u.dir, 0o755); err != nil {
 		return err
 	}
-	fmt.Printf("cloud %s (aws flavor, no injected latency, boot delay 0), probe interval %s s\n", cl.url, probeInterval)
+	fmt.Printf("cloud %s (aws flavor, no injected latency, boot delay 0, %q), probe interval %s s\n", cl.url, cloudArgs, probeInterval)
 
 	if n > 0 {
 		var steady func() error
@@ -374,8 +384,9 @@ type cloud struct {
 	url string
 }
 
-func startCloud(bin, state string) (*cloud, error) {
-	cmd := exec.Command(filepath.Join(bin, "ec2grid"), "cloud", "--state", state, "--boot-delay", "0s", "--log-level", "warn")
+func startCloud(bin, state string, extra ...string) (*cloud, error) {
+	args := append([]string{"cloud", "--state", state, "--boot-delay", "0s", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(filepath.Join(bin, "ec2grid"), args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -410,20 +421,25 @@ func (c *cloud) stop() {
 
 // cloudStats is /_admin/stats.
 type cloudStats struct {
-	Actions   map[string]struct{ Calls int } `json:"actions"`
-	Instances map[string]int                 `json:"instances"`
+	Actions   map[string]struct{ Calls, Throttled int } `json:"actions"`
+	Instances map[string]int                            `json:"instances"`
 }
 
 func (s cloudStats) calls() string {
 	var names []string
-	total := 0
+	total, throttled := 0, 0
 	for a, v := range s.Actions {
 		if v.Calls > 0 {
 			names = append(names, fmt.Sprintf("%s %d", a, v.Calls))
 			total += v.Calls
+			throttled += v.Throttled
 		}
 	}
 	slices.Sort(names)
+	if throttled > 0 {
+		// Throttled calls are among the calls: answered RequestLimitExceeded, not acted on.
+		return fmt.Sprintf("%d (%s; %d of them throttled)", total, strings.Join(names, ", "), throttled)
+	}
 	return fmt.Sprintf("%d (%s)", total, strings.Join(names, ", "))
 }
 
