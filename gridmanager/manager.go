@@ -105,7 +105,7 @@ func (m *Manager) now() time.Time { return m.opts.Now() }
 func (m *Manager) defaultCloud(ctx context.Context, key resource.Key, l resource.Listener) Cloud {
 	r := resource.New(key, resource.Options{
 		GahpPath: m.opts.GahpPath, GahpArgs: m.opts.GahpArgs, GahpEnv: m.opts.GahpEnv, ProbeInterval: m.opts.ProbeInterval,
-		MaxSubmitted: m.opts.MaxSubmitted, MaxPending: m.opts.MaxPending,
+		PingInterval: m.opts.PingInterval, MaxSubmitted: m.opts.MaxSubmitted, MaxPending: m.opts.MaxPending,
 		Logger: m.opts.Logger, Now: m.opts.Now,
 	}, l)
 	go func() {
@@ -133,7 +133,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.armTimer()
 	tick := time.NewTicker(tickInterval)
 	defer tick.Stop()
-	m.nextPass = m.now().Add(m.opts.PeriodicExprInterval)
+	m.nextPass = m.now().Add(m.passInterval())
 	for {
 		select {
 		case <-ctx.Done():
@@ -452,14 +452,25 @@ func (h *wakeHeap) Pop() any {
 	return e
 }
 
+// passInterval is the period of the pass that checks stale status and, unless
+// PERIODIC_EXPR_INTERVAL turned it off, evaluates periodic policy.
+func (m *Manager) passInterval() time.Duration {
+	if m.opts.PeriodicExprInterval > 0 {
+		return m.opts.PeriodicExprInterval
+	}
+	return DefaultPeriodicExprInterval
+}
+
 // onTick runs the clocks: the periodic policy pass and stale check, orphan sweeps, and
 // stopping resources that have had no job for emptyResourceDelay.
 func (m *Manager) onTick() {
 	now := m.now()
 	if !now.Before(m.nextPass) && !m.policyRun {
-		m.nextPass = now.Add(m.opts.PeriodicExprInterval)
+		m.nextPass = now.Add(m.passInterval())
 		m.checkStale(now)
-		m.startPolicyPass()
+		if m.opts.PeriodicExprInterval > 0 {
+			m.startPolicyPass()
+		}
 	}
 	for key, rs := range m.resources {
 		if len(rs.jobs) == 0 && !rs.emptySince.IsZero() && now.Sub(rs.emptySince) >= emptyResourceDelay {

@@ -89,7 +89,8 @@ type Options struct {
 	QueueID string // the ec2grid:queue tag value, made once with the queue's store
 
 	ProbeInterval        time.Duration // GRIDMANAGER_JOB_PROBE_INTERVAL, passed to each resource
-	PeriodicExprInterval time.Duration // PERIODIC_EXPR_INTERVAL
+	PeriodicExprInterval time.Duration // PERIODIC_EXPR_INTERVAL; negative: no periodic policy (HTCondor's 0)
+	PingInterval         time.Duration // GRIDMANAGER_RESOURCE_PROBE_INTERVAL, passed to each resource
 	ConsistencyWindow    time.Duration // see DefaultConsistencyWindow
 	PurgeGrace           time.Duration // see DefaultPurgeGrace
 	OrphanGrace          time.Duration // see DefaultOrphanGrace
@@ -129,12 +130,14 @@ func (o *Options) setDefaults() {
 		d time.Duration
 	}{
 		{&o.ProbeInterval, resource.DefaultProbeInterval},
-		{&o.PeriodicExprInterval, DefaultPeriodicExprInterval},
 		{&o.ConsistencyWindow, DefaultConsistencyWindow},
 		{&o.PurgeGrace, DefaultPurgeGrace},
 		{&o.OrphanGrace, DefaultOrphanGrace},
 		{&o.StaleLimit, DefaultStaleLimit},
 		{&o.RetryDelay, DefaultRetryDelay},
+	}
+	if o.PeriodicExprInterval == 0 {
+		o.PeriodicExprInterval = DefaultPeriodicExprInterval
 	}
 	for _, d := range durations {
 		if *d.p <= 0 {

@@ -3,6 +3,7 @@ package gridmanager
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,5 +275,36 @@ func TestBigCluster(t *testing.T) {
 			t.Fatalf("%d of %d jobs started", r.countJobs(hasInstance), n)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestPeriodicPolicyOff: a negative PeriodicExprInterval (HTCondor's
+// PERIODIC_EXPR_INTERVAL = 0) runs no periodic pass, so a policy that would hold a
+// submitted job is not evaluated while nothing else happens to the job.
+func TestPeriodicPolicyOff(t *testing.T) {
+	o := Options{PeriodicExprInterval: -1}
+	o.setDefaults()
+	if o.PeriodicExprInterval >= 0 {
+		t.Fatalf("setDefaults made PeriodicExprInterval %v; want it kept off", o.PeriodicExprInterval)
+	}
+	pol := &fakePolicy{}
+	r := startRun(t, amazon, Options{PeriodicExprInterval: -1, Policy: pol})
+	ids := r.submitN(1)
+	r.waitFor("an instance", func() bool { return r.countJobs(hasInstance) == 1 })
+	var calls atomic.Int64
+	pol.mu.Lock()
+	pol.periodic = func(ad *classad.ClassAd) Decision {
+		calls.Add(1)
+		return Decision{Action: ActionHold, Reason: "held", Code: jobs.HoldJobPolicy}
+	}
+	pol.mu.Unlock()
+	// A pass is due at every tick once the interval is past; three ticks show none runs.
+	time.Sleep(3 * tickInterval)
+	ad, err := r.store.Get(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs.Status(ad) == jobs.StatusHeld || calls.Load() != 0 {
+		t.Errorf("status %d after %d periodic evaluations; want not held and none", jobs.Status(ad), calls.Load())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -30,7 +31,8 @@ func managerOptions(cfg *config.Config, queueID string, log *zap.Logger, getenv 
 	return gridmanager.Options{
 		QueueID:              queueID,
 		ProbeInterval:        cfg.ProbeInterval,
-		PeriodicExprInterval: cfg.PeriodicExprInterval,
+		PeriodicExprInterval: periodicInterval(cfg.PeriodicExprInterval),
+		PingInterval:         cfg.ResourcePingInterval,
 		ConsistencyPasses:    cfg.ConsistencyPasses,
 		ConsistencyWindow:    cfg.ConsistencyWindow,
 		PurgeGrace:           cfg.PurgeGrace,
@@ -45,6 +47,16 @@ func managerOptions(cfg *config.Config, queueID string, log *zap.Logger, getenv 
 		Logger:  log,
 		Crash:   crashHook(getenv, log),
 	}
+}
+
+// periodicInterval maps PERIODIC_EXPR_INTERVAL onto the grid manager's option: HTCondor's
+// 0 ("never evaluate periodic expressions") is the option's negative value, because the
+// option's zero means its default.
+func periodicInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // crashHook is a test hook, not a feature: when the environment's EC2GRID_CRASH_AT
