@@ -166,6 +166,21 @@ func TestRecovery(t *testing.T) {
 					t.Errorf("tokens %q then %q", a[8], b[8])
 				}
 			}},
+		{name: "five starts unconfirmed in a row on amazon (a fault storm's bad luck): the sixth runs, no hold",
+			cloud: func(f *fakeCloud) {
+				for range 5 {
+					f.script["EC2_VM_START"] = append(f.script["EC2_VM_START"],
+						fakeAnswer{fields: []string{"1", "NEED_CHECK_VM_START", "InternalError: An internal error has occurred"}})
+				}
+			},
+			drive: func(h *harness, j *job) {
+				for range 5 {
+					h.pass()
+					h.later(time.Minute)
+					h.pass()
+				}
+			},
+			state: stSubmitted, starts: 6, insts: 1, events: []int{27}},
 		{name: "lost start on amazon, instance there: adopted by token, no second start",
 			cloud: func(f *fakeCloud) { f.script["EC2_VM_START"] = []fakeAnswer{{err: resource.ErrLost}} },
 			drive: func(h *harness, j *job) {
