@@ -79,6 +79,11 @@ var stormFaults = []string{"--fault-throttle-rate", "0.3", "--fault-internal-err
 	"--fault-drop-after-act-rate", "0.02", "--fault-consistency-delay", "3s",
 	"--fault-latency", "50ms", "--fault-jitter", "100ms"}
 
+// stormKnobs override daemonKnobs in a storm: the keypair path's recovery must wait out
+// the storm's 3 s consistency delay before it decides a lost start never happened (the
+// knob's purpose; its default is 30 s), or it starts the job a second time.
+var stormKnobs = []string{"EC2GRID_EC2_RECOVERY_MIN_WAIT=10"}
+
 // stormRemoveRate is the share of the storm's jobs the user removes once they run; the
 // others run a short script and complete.
 const stormRemoveRate = 0.3
@@ -222,6 +227,9 @@ func newWorld(o options, log io.Writer, cloudFlags []string) (*world, error) {
 		return nil, err
 	}
 	w.env = daemonEnv(w.home, daemonKnobs)
+	if o.storm {
+		w.env = append(w.env, stormKnobs...) // the last value of a name is the one used
+	}
 	w.client = api.NewClient(filepath.Join(w.home, "daemon.sock"))
 	if err := w.writeScripts(); err != nil {
 		return nil, err
@@ -598,7 +606,7 @@ func (w *world) finish(ctx context.Context, d *proc, res *result) error {
 		return err
 	}
 	stuck := w.waitDrained(ctx)
-	return w.check(ctx, d, stuck, res)
+	return w.check(ctx, d, stuck, nil, res)
 }
 
 // removeAll runs condor_rm -all until it is acknowledged. It does not mark the jobs as

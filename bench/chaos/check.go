@@ -128,7 +128,8 @@ func (w *world) totalCalls(ctx context.Context) (int64, string, error) {
 
 // check counts the run's failures from the queue (stuck: what was left after the drain),
 // the history, the cloud's records and the user's directory, and stops the daemon.
-func (w *world) check(ctx context.Context, d *proc, stuck []*classad.ClassAd, res *result) error {
+// failed lists jobs already known lost, with why; each counts once.
+func (w *world) check(ctx context.Context, d *proc, stuck []*classad.ClassAd, failed map[string]string, res *result) error {
 	res.jobs = len(w.ids)
 	problem := func(format string, args ...any) {
 		fmt.Fprintf(w.log, "chaos: mode=%s: "+format+"\n", append([]any{w.o.mode}, args...)...)
@@ -158,6 +159,11 @@ func (w *world) check(ctx context.Context, d *proc, stuck []*classad.ClassAd, re
 	// Every acknowledged job accounted for, with a consistent end state.
 	for _, id := range sortedIDs(append([]string(nil), w.ids...)) {
 		j := w.jobs[id]
+		if why, ok := failed[id]; ok {
+			res.lost++
+			problem("job %s (kind %d): %s", id, j.kind, why)
+			continue
+		}
 		if a := inQueue[id]; a != nil {
 			res.lost++
 			problem("job %s (kind %d) still queued after the drain: JobStatus %d GridJobStatus %q HoldReason %q instance %q",
@@ -177,7 +183,9 @@ func (w *world) check(ctx context.Context, d *proc, stuck []*classad.ClassAd, re
 		}
 		st := adInt(h[0], "JobStatus")
 		switch {
-		case st == 3:
+		case st == 3 && !(w.o.storm && j.kind == kindRun):
+			// Removed: by the user, or by the final condor_rm -all. In a storm nobody
+			// removes a job that runs a script: it must complete.
 		case st == 4 && j.kind == kindRun && !j.removed:
 		default:
 			res.lost++
@@ -327,7 +335,8 @@ func storm(ctx context.Context, o options, log io.Writer, faults []string) (resu
 		}
 		submitted += n
 	}
-	// Remove each forever job once it runs; wait for the queue to empty.
+	// Remove each forever job once it runs; wait for the queue to empty, or to hold only
+	// held jobs (nobody releases them in a storm: each is a job that will not run).
 	deadline := time.Now().Add(stormTimeout)
 	var left []*classad.ClassAd
 	for {
@@ -336,7 +345,13 @@ func storm(ctx context.Context, o options, log io.Writer, faults []string) (resu
 			return res, 0, fmt.Errorf("query the queue: %w", err)
 		}
 		left = ads
-		if len(ads) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+		held := 0
+		for _, a := range ads {
+			if adInt(a, "JobStatus") == 5 {
+				held++
+			}
+		}
+		if held == len(ads) || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
 		var rm []string
@@ -366,5 +381,15 @@ func storm(ctx context.Context, o options, log io.Writer, faults []string) (resu
 	}
 	fmt.Fprintf(log, "chaos: mode=%s storm faults=%v: %d jobs done in %.1f s, %d cloud calls: %s\n",
 		o.mode, faults != nil, o.jobs, elapsed.Seconds(), calls, detail)
-	return res, calls, w.check(ctx, d, left, &res)
+	// Whatever is left did not run and complete or leave as asked: lost. Then remove it,
+	// so the cloud checks see its instances and key pairs go too.
+	failed := map[string]string{}
+	for _, a := range left {
+		failed[adID(a)] = fmt.Sprintf("still queued when the rest were done: JobStatus %d GridJobStatus %q HoldReason %q instance %q",
+			adInt(a, "JobStatus"), adStr(a, "GridJobStatus"), adStr(a, "HoldReason"), adStr(a, "EC2InstanceName"))
+	}
+	if err := w.removeAll(ctx); err != nil {
+		return res, 0, err
+	}
+	return res, calls, w.check(ctx, d, w.waitDrained(ctx), failed, &res)
 }
