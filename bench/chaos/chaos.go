@@ -142,15 +142,17 @@ type job struct {
 
 // world is one run's processes, directories and user.
 type world struct {
-	o      options
-	rnd    *rand.Rand
-	log    io.Writer
-	base   string
-	work   string // the user's directory: submit files, user logs, key files
-	home   string
-	env    []string
-	cloud  *cloudProc
-	client *api.Client
+	o   options
+	rnd *rand.Rand // the user's choices (the user's goroutine, or the storm's)
+	// killRnd is the killer's own: math/rand/v2's Rand is not safe for concurrent use.
+	killRnd *rand.Rand
+	log     io.Writer
+	base    string
+	work    string // the user's directory: submit files, user logs, key files
+	home    string
+	env     []string
+	cloud   *cloudProc
+	client  *api.Client
 
 	mu   sync.Mutex
 	jobs map[string]*job
@@ -217,7 +219,8 @@ func newWorld(o options, log io.Writer, cloudFlags []string) (*world, error) {
 	if err := os.Chmod(base, 0o711); err != nil {
 		return nil, err
 	}
-	w := &world{o: o, rnd: rand.New(rand.NewPCG(uint64(o.seed), uint64(o.seed)>>17|1)), log: log, base: base,
+	w := &world{o: o, rnd: rand.New(rand.NewPCG(uint64(o.seed), uint64(o.seed)>>17|1)),
+		killRnd: rand.New(rand.NewPCG(uint64(o.seed)^0x9e3779b97f4a7c15, 2)), log: log, base: base,
 		work: filepath.Join(base, "w"), home: filepath.Join(base, "h"), jobs: map[string]*job{}, overlap: map[string]int{}}
 	if err := os.Mkdir(w.work, 0o755); err != nil {
 		return nil, err
@@ -309,6 +312,14 @@ func (w *world) command(ctx context.Context, name string, args ...string) (out s
 	return b.String(), err == nil
 }
 
+// notRunning is in the message of a command that found no daemon to talk to, and
+// notRunningRetry is how soon the user tries again: a restarted daemon answers within
+// about a second.
+const (
+	notRunning      = "daemon is not running"
+	notRunningRetry = 200 * time.Millisecond
+)
+
 // submit submits one cluster of n jobs of kind k and records them if acknowledged.
 func (w *world) submit(ctx context.Context, k kind, n int) int {
 	name := fmt.Sprintf("c%d.sub", w.rnd.Uint64())
@@ -318,6 +329,13 @@ func (w *world) submit(ctx context.Context, k kind, n int) int {
 		return 0
 	}
 	out, ok := w.command(ctx, "condor_submit", file)
+	// "not running" is condor_submit's word for a daemon it could not reach at its first
+	// dial, before anything was sent: the jobs are surely not queued, so a user would
+	// simply submit again once the daemon is back.
+	for deadline := time.Now().Add(cmdTimeout); !ok && strings.Contains(out, notRunning) && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(notRunningRetry)
+		out, ok = w.command(ctx, "condor_submit", file)
+	}
 	if !ok {
 		return 0 // not acknowledged: the jobs may or may not exist, and are checked as strays
 	}
@@ -512,8 +530,8 @@ func (w *world) killer(ctx context.Context) (int, *proc, error) {
 		}
 		if d == nil || d.done() {
 			var extra []string
-			if w.rnd.Float64() < crashArmRate {
-				p := crashPoints[w.rnd.IntN(len(crashPoints))]
+			if w.killRnd.Float64() < crashArmRate {
+				p := crashPoints[w.killRnd.IntN(len(crashPoints))]
 				extra = append(extra, "EC2GRID_CRASH_AT="+p)
 			}
 			var ready bool
@@ -531,7 +549,7 @@ func (w *world) killer(ctx context.Context) (int, *proc, error) {
 			}
 		}
 		// A random instant, uniform over [0.25, 1.75) of the mean.
-		wait := time.Duration((0.25 + 1.5*w.rnd.Float64()) * float64(w.o.killEvery))
+		wait := time.Duration((0.25 + 1.5*w.killRnd.Float64()) * float64(w.o.killEvery))
 		select {
 		case <-d.exited:
 			if !d.killed() {
@@ -544,9 +562,9 @@ func (w *world) killer(ctx context.Context) (int, *proc, error) {
 			d.kill()
 			return kills, nil, ctx.Err()
 		}
-		if w.rnd.Float64() < gahpKillRate {
+		if w.killRnd.Float64() < gahpKillRate {
 			if g := gahpChildren(d.cmd.Process.Pid); len(g) > 0 {
-				if p, err := os.FindProcess(g[w.rnd.IntN(len(g))]); err == nil && p.Kill() == nil {
+				if p, err := os.FindProcess(g[w.killRnd.IntN(len(g))]); err == nil && p.Kill() == nil {
 					kills++
 					continue
 				}
@@ -555,7 +573,7 @@ func (w *world) killer(ctx context.Context) (int, *proc, error) {
 		d.kill()
 		kills++
 		// Down a moment, as a supervisor's restart delay: commands meanwhile fail.
-		time.Sleep(time.Duration(w.rnd.IntN(500)) * time.Millisecond)
+		time.Sleep(time.Duration(w.killRnd.IntN(500)) * time.Millisecond)
 	}
 	fmt.Fprintf(w.log, "chaos: mode=%s %d kills done\n", w.o.mode, kills)
 	return kills, d, nil
