@@ -29,10 +29,23 @@ func hashKey(key string) uint64 { return maphash.String(keySeed, key) }
 // in it, rather than a Go map: a map of 60 names is several levels deep, and with 100,000
 // ads in a queue each level is a cache miss; here a lookup touches the index and one
 // binding. References parsed from text carry their key's hash, computed once.
+//
+// An ad may be chained to a base ad (ChainTo), as HTCondor's schedd chains each job's ad
+// to its cluster's: the ad then reads as the merge of its own bindings over the base's.
+// Its guarantee: every exported read (lookups, evaluation, Len, Names, printing, Copy,
+// Update) sees that merged view, where an own binding shadows the base's and a base
+// attribute deleted in the ad (a tombstone) reads as absent; writes change only the ad's
+// own bindings, never the base. The base is shared, typically by thousands of ads, so it
+// must not be changed while anything is chained to it; a chained ad costs only its own
+// bindings.
 type ClassAd struct {
 	entries []attrEntry
 	index   []int32  // 0 = empty slot, otherwise position in entries + 1; len is 0 or a power of two
 	parent  *ClassAd // enclosing ad, for nested ads being evaluated
+
+	base     *ClassAd // the ad misses fall back to; nil when not chained
+	hidden   []string // interned keys of base attributes deleted here (tombstones)
+	shadowed int      // own bindings whose key the base binds too (for Len)
 }
 
 // attrEntry is one binding. A literal's value is also kept inline so that evaluating the
@@ -66,13 +79,150 @@ func (ad *ClassAd) find(key string, h uint64) int {
 	}
 }
 
-// lookupKey returns the binding of a lower-case key.
+// lookupKey returns the binding of a lower-case key in the merged view: the ad's own
+// bindings, then (unless a tombstone hides it) the base's.
 func (ad *ClassAd) lookupKey(key string, h uint64) (*attrEntry, bool) {
-	i := ad.find(key, h)
-	if i < 0 {
+	if i := ad.find(key, h); i >= 0 {
+		return &ad.entries[i], true
+	}
+	if ad == nil || ad.base == nil {
 		return nil, false
 	}
-	return &ad.entries[i], true
+	// Kept out of the hit path above, so an unchained ad pays one nil check on a miss.
+	return ad.lookupBase(key, h)
+}
+
+func (ad *ClassAd) lookupBase(key string, h uint64) (*attrEntry, bool) {
+	if ad.isHidden(key) {
+		return nil, false
+	}
+	return ad.base.lookupKey(key, h)
+}
+
+// has reports whether the merged view binds key.
+func (ad *ClassAd) has(key string, h uint64) bool {
+	if ad.find(key, h) >= 0 {
+		return true
+	}
+	if ad == nil || ad.base == nil {
+		return false
+	}
+	_, ok := ad.lookupBase(key, h)
+	return ok
+}
+
+// isHidden reports whether key (interned or not) has a tombstone here. Tombstones are
+// few (attributes a job removed from its cluster's), so a scan beats an index.
+func (ad *ClassAd) isHidden(key string) bool {
+	for _, k := range ad.hidden {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// unhide removes key's tombstone, if any.
+func (ad *ClassAd) unhide(key string) bool {
+	for i, k := range ad.hidden {
+		if k == key {
+			last := len(ad.hidden) - 1
+			ad.hidden[i] = ad.hidden[last]
+			ad.hidden = ad.hidden[:last]
+			if len(ad.hidden) == 0 {
+				ad.hidden = nil
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// ChainTo makes base the ad's base: lookups that miss the ad's own bindings fall back
+// to it (see ClassAd). Own bindings stay and shadow the base's; earlier tombstones are
+// dropped. base must not change while the ad is chained to it; it may itself be chained.
+// ChainTo(nil) unchains the ad, leaving only its own bindings. Chaining an ad to itself
+// or into a loop panics: that is a programming error, not bad input.
+func (ad *ClassAd) ChainTo(base *ClassAd) {
+	for b := base; b != nil; b = b.base {
+		if b == ad {
+			panic("classad: ChainTo would make a loop of bases")
+		}
+	}
+	ad.base, ad.hidden, ad.shadowed = base, nil, 0
+	if base == nil {
+		return
+	}
+	for i := range ad.entries {
+		if base.has(ad.entries[i].key, ad.entries[i].hash) {
+			ad.shadowed++
+		}
+	}
+}
+
+// Chained returns the ad's base, or nil when it is not chained.
+func (ad *ClassAd) Chained() *ClassAd {
+	if ad == nil {
+		return nil
+	}
+	return ad.base
+}
+
+// Own returns a new, unchained ad holding only the ad's own bindings: what it adds to
+// or changes in its base (without the tombstones; see Hidden).
+func (ad *ClassAd) Own() *ClassAd {
+	if ad == nil {
+		return New()
+	}
+	return &ClassAd{
+		entries: append([]attrEntry(nil), ad.entries...),
+		index:   append([]int32(nil), ad.index...),
+	}
+}
+
+// Hidden returns the names (lower case) of the base attributes deleted in the ad — its
+// tombstones — sorted; nil when there are none.
+func (ad *ClassAd) Hidden() []string {
+	if ad == nil || len(ad.hidden) == 0 {
+		return nil
+	}
+	out := append([]string(nil), ad.hidden...)
+	sort.Strings(out)
+	return out
+}
+
+// Flatten returns a new, unchained ad with the merged view's bindings: independent of
+// the base, for storing or sending on its own.
+func (ad *ClassAd) Flatten() *ClassAd {
+	if ad == nil {
+		return New()
+	}
+	if ad.base == nil {
+		return ad.Copy()
+	}
+	out := &ClassAd{entries: make([]attrEntry, 0, ad.Len())}
+	ad.each(func(en *attrEntry) { out.entries = append(out.entries, *en) })
+	out.reindex()
+	return out
+}
+
+// each calls fn for every binding of the merged view, own bindings first, in no
+// particular order.
+func (ad *ClassAd) each(fn func(*attrEntry)) {
+	if ad == nil {
+		return
+	}
+	for i := range ad.entries {
+		fn(&ad.entries[i])
+	}
+	if ad.base == nil {
+		return
+	}
+	ad.base.each(func(en *attrEntry) {
+		if ad.find(en.key, en.hash) < 0 && !ad.isHidden(en.key) {
+			fn(en)
+		}
+	})
 }
 
 // reindex rebuilds the index with room for at least twice the bindings (load <= 1/2 keeps
@@ -114,6 +264,16 @@ func (ad *ClassAd) Set(name string, e Expr) {
 		en.name = ad.entries[i].name
 		ad.entries[i] = en
 		return
+	}
+	if ad.base != nil && !ad.unhide(key) {
+		// Shadowing a base binding keeps the base's spelling, as replacing an own one
+		// does; after a Delete the name is set anew, as in an unchained ad.
+		if ben, ok := ad.base.lookupKey(key, h); ok {
+			en.name = ben.name
+			ad.shadowed++
+		}
+	} else if ad.base != nil {
+		ad.shadowed++ // was hidden, so the base binds it
 	}
 	ad.entries = append(ad.entries, en)
 	if 2*len(ad.entries) > len(ad.index) {
@@ -170,27 +330,48 @@ func (ad *ClassAd) Name(name string) (string, bool) {
 	return "", false
 }
 
-// Delete removes name; it reports whether it was bound.
+// Delete removes name; it reports whether it was bound. In a chained ad, deleting an
+// attribute the base binds leaves a tombstone, so it reads as absent here while the base
+// keeps it.
 func (ad *ClassAd) Delete(name string) bool {
-	key := strings.ToLower(name)
-	i := ad.find(key, hashKey(key))
-	if i < 0 {
+	if ad == nil {
 		return false
 	}
-	last := len(ad.entries) - 1
-	ad.entries[i] = ad.entries[last]
-	ad.entries[last] = attrEntry{}
-	ad.entries = ad.entries[:last]
-	ad.reindex()
+	key := strings.ToLower(name)
+	h := hashKey(key)
+	i := ad.find(key, h)
+	inBase := false
+	if ad.base != nil && !ad.isHidden(key) {
+		_, inBase = ad.base.lookupKey(key, h)
+	}
+	if i < 0 && !inBase {
+		return false
+	}
+	if i >= 0 {
+		last := len(ad.entries) - 1
+		ad.entries[i] = ad.entries[last]
+		ad.entries[last] = attrEntry{}
+		ad.entries = ad.entries[:last]
+		ad.reindex()
+	}
+	if inBase {
+		if i >= 0 {
+			ad.shadowed--
+		}
+		ad.hidden = append(ad.hidden, internKey(key))
+	}
 	return true
 }
 
-// Len returns the number of attributes.
+// Len returns the number of attributes (of the merged view, when chained).
 func (ad *ClassAd) Len() int {
 	if ad == nil {
 		return 0
 	}
-	return len(ad.entries)
+	if ad.base == nil {
+		return len(ad.entries)
+	}
+	return len(ad.entries) + ad.base.Len() - ad.shadowed - len(ad.hidden)
 }
 
 // Names returns the attribute names sorted case-insensitively (condor_q -long's order).
@@ -212,9 +393,15 @@ func (ad *ClassAd) sorted() []*attrEntry {
 	if ad == nil {
 		return nil
 	}
-	out := make([]*attrEntry, len(ad.entries))
-	for i := range ad.entries {
-		out[i] = &ad.entries[i]
+	var out []*attrEntry
+	if ad.base == nil {
+		out = make([]*attrEntry, len(ad.entries))
+		for i := range ad.entries {
+			out[i] = &ad.entries[i]
+		}
+	} else {
+		out = make([]*attrEntry, 0, ad.Len())
+		ad.each(func(en *attrEntry) { out = append(out, en) })
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if c := compareFold(out[i].name, out[j].name); c != 0 {
@@ -226,19 +413,28 @@ func (ad *ClassAd) sorted() []*attrEntry {
 }
 
 // Copy returns a copy of ad that can be changed independently. Expressions are shared;
-// they are immutable.
+// they are immutable. A chained ad's copy is chained to the same base (which nobody
+// changes), so copying costs only the own bindings; Flatten makes a standalone ad.
 func (ad *ClassAd) Copy() *ClassAd {
 	return &ClassAd{
-		entries: append([]attrEntry(nil), ad.entries...),
-		index:   append([]int32(nil), ad.index...),
+		entries:  append([]attrEntry(nil), ad.entries...),
+		index:    append([]int32(nil), ad.index...),
+		base:     ad.base,
+		hidden:   append([]string(nil), ad.hidden...),
+		shadowed: ad.shadowed,
 	}
 }
 
-// Update copies every attribute of other into ad, replacing bindings of the same names.
+// Update copies every attribute of other (its merged view, when chained) into ad,
+// replacing bindings of the same names.
 func (ad *ClassAd) Update(other *ClassAd) {
-	for i := range other.entries {
-		ad.Set(other.entries[i].name, other.entries[i].expr)
+	if other.base == nil {
+		for i := range other.entries {
+			ad.Set(other.entries[i].name, other.entries[i].expr)
+		}
+		return
 	}
+	other.each(func(en *attrEntry) { ad.Set(en.name, en.expr) })
 }
 
 // Eval evaluates e with ad as MY and no TARGET, using the wall clock.

@@ -165,13 +165,13 @@ func (a *attrRef) eval(st *evalState) Value {
 		return st.evalAttrHashed(root, a.key, a.hash)
 	}
 	for ad := st.scope; ad != nil; ad = ad.parent {
-		if ad.find(a.key, a.hash) >= 0 {
+		if ad.has(a.key, a.hash) {
 			return st.evalAttrHashed(ad, a.key, a.hash)
 		}
 	}
 	mine, other := st.sides()
 	if other != nil {
-		if other.find(a.key, a.hash) >= 0 {
+		if other.has(a.key, a.hash) {
 			return st.evalAttrHashed(other, a.key, a.hash)
 		}
 	}
