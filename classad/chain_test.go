@@ -58,14 +58,14 @@ func TestChainLookupAndEval(t *testing.T) {
 		expr string
 		want string
 	}{
-		{`Owner`, `"alice"`},          // base binding
-		{`ProcId`, `3`},               // own binding
-		{`Rank`, `30`},                // base expression referring to an own attribute
-		{`Over`, `false`},             // base expression over base and own attributes
-		{`MY.Owner`, `"alice"`},       // MY. scope reaches the base
-		{`MY.Mine`, `101`},            // MY. inside a base expression
-		{`TARGET.Owner`, `"bob"`},     // TARGET. scope
-		{`Peer`, `"bob"`},             // TARGET. inside a base expression
+		{`Owner`, `"alice"`},      // base binding
+		{`ProcId`, `3`},           // own binding
+		{`Rank`, `30`},            // base expression referring to an own attribute
+		{`Over`, `false`},         // base expression over base and own attributes
+		{`MY.Owner`, `"alice"`},   // MY. scope reaches the base
+		{`MY.Mine`, `101`},        // MY. inside a base expression
+		{`TARGET.Owner`, `"bob"`}, // TARGET. scope
+		{`Peer`, `"bob"`},         // TARGET. inside a base expression
 		{`TARGET.Limit + Limit`, `107`},
 		{`Missing`, `undefined`},
 		{`isUndefined(NoSuch) && RequestCpus == 1`, `true`},
