@@ -103,8 +103,17 @@ func (s *Server) submitEvent(cluster, proc int64, ad *classad.ClassAd) userlog.E
 }
 
 // writeSubmitEvents writes the 000 events of freshly committed clusters, then clears
-// their AttrSubmitLogPending marks.
+// their AttrSubmitLogPending marks and tells SubmitLogged.
 func (s *Server) writeSubmitEvents(ctx context.Context, made []madeCluster) {
+	if s.cfg.SubmitLogged != nil && len(made) > 0 {
+		defer func() {
+			clusters := make([]int64, len(made))
+			for i, m := range made {
+				clusters[i] = m.cluster
+			}
+			s.cfg.SubmitLogged(clusters)
+		}()
+	}
 	var events []logEvent
 	for _, m := range made {
 		for proc, ad := range m.ads {

@@ -63,6 +63,11 @@ type ServerConfig struct {
 	// before its user log events are written and the reply is sent. It exists for the
 	// crash test (EC2GRID_CRASH_AT=after-submit-commit), which kills the daemon there.
 	AfterSubmitCommit func()
+	// SubmitLogged, when set, is called with the clusters of a submit once their 000
+	// events are written (or their writing has failed: it is called exactly once for
+	// every committed cluster). The daemon holds back the grid manager's news of a new
+	// cluster until then, so that 000 is the first event of every job's log.
+	SubmitLogged func(clusters []int64)
 	// UserLog configures the writers of user log events (000, 013); the zero value is
 	// HTCondor's default format, fsync'd.
 	UserLog userlog.WriterOptions

@@ -148,7 +148,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		version = Version()
 	}
 	stopReq := make(chan struct{}, 1)
+	gated := newGatedStore(store)
 	scfg := api.ServerConfig{
+		SubmitLogged:    gated.logged,
 		Store:           store,
 		QueueSuperUsers: cfg.QueueSuperUsers,
 		Home:            cfg.Home,
@@ -201,7 +203,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if opts.Manager != nil {
 		go func() {
 			defer close(managerDone)
-			managerErr <- opts.Manager(mctx, store, queueID, log.Named("gridmanager"))
+			managerErr <- opts.Manager(mctx, gated, queueID, log.Named("gridmanager"))
 		}()
 	} else {
 		close(managerDone)
