@@ -371,3 +371,56 @@ func FuzzChain(f *testing.F) {
 		}
 	})
 }
+
+func TestChainedCopy(t *testing.T) {
+	base := clusterBase(t)
+	for _, tc := range []struct {
+		name string
+		ad   func() *ClassAd // the job, built separately from base (no shared nodes)
+		own  []string        // the copy's own bindings
+	}{
+		{"differs only in own attributes", func() *ClassAd { return flatJob(t, 4) }, []string{"ProcId", "Used"}},
+		{"a changed base attribute", func() *ClassAd {
+			ad := flatJob(t, 4)
+			ad.SetInt("Limit", 5)
+			return ad
+		}, []string{"Limit", "ProcId", "Used"}},
+		{"same value, another kind", func() *ClassAd {
+			ad := flatJob(t, 4)
+			ad.SetReal("RequestCpus", 1)
+			return ad
+		}, []string{"ProcId", "RequestCpus", "Used"}},
+		{"another spelling", func() *ClassAd {
+			ad := flatJob(t, 4)
+			ad.Delete("Owner")
+			ad.SetString("OWNER", "alice")
+			return ad
+		}, []string{"OWNER", "ProcId", "Used"}},
+		{"a chained ad", func() *ClassAd { return chainedJob(t, clusterBase(t), 4) }, []string{"ProcId", "Used"}},
+		{"identical to the base", func() *ClassAd { return clusterBase(t) }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ad := tc.ad()
+			want := ad.Flatten()
+			cp := ad.ChainedCopy(base)
+			if cp.Chained() != base {
+				t.Fatal("the copy is not chained to base")
+			}
+			compareAds(t, cp, want)
+			if got := cp.Own().Names(); !slices.Equal(got, tc.own) {
+				t.Errorf("own bindings %v, want %v", got, tc.own)
+			}
+			cp.SetInt("Limit", 9)
+			if got := ad.EvalAttr("Limit").String(); got != want.EvalAttr("Limit").String() {
+				t.Errorf("changing the copy changed the original's Limit to %s", got)
+			}
+		})
+	}
+	// Attributes only the base binds are inherited, as ChainTo does.
+	small := New()
+	small.SetInt("ProcId", 1)
+	cp := small.ChainedCopy(base)
+	if got, want := cp.Len(), base.Len()+1; got != want {
+		t.Errorf("Len = %d, want %d", got, want)
+	}
+}

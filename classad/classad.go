@@ -206,6 +206,61 @@ func (ad *ClassAd) Flatten() *ClassAd {
 	return out
 }
 
+// ChainedCopy returns a copy of ad chained to base that holds as its own bindings only
+// what base does not already have: a binding is dropped when base binds the same name,
+// spelt the same, to the same expression (the same parsed Expr, or one that prints the
+// same). The copy reads as ad.Flatten() chained to base would — attributes only base
+// binds are inherited — at the cost of what differs: the way a cluster's jobs share
+// their common attributes. base must not change while the copy is chained to it.
+func (ad *ClassAd) ChainedCopy(base *ClassAd) *ClassAd {
+	src := ad
+	if ad.Chained() != nil {
+		src = ad.Flatten()
+	}
+	if src == nil {
+		src = New()
+	}
+	// Mark what to keep first, so the copy's slice is allocated once at its final size.
+	var buf [32]int32
+	keep := buf[:0]
+	for i := range src.entries {
+		en := &src.entries[i]
+		if ben, ok := base.lookupKey(en.key, en.hash); ok && ben.name == en.name && sameExpr(ben.expr, en.expr) {
+			continue
+		}
+		keep = append(keep, int32(i))
+	}
+	out := &ClassAd{entries: make([]attrEntry, len(keep))}
+	for j, i := range keep {
+		out.entries[j] = src.entries[i]
+	}
+	if len(out.entries) > 0 {
+		out.reindex()
+	}
+	out.ChainTo(base)
+	return out
+}
+
+// sameExpr reports whether a and b are the same expression: the same node, or nodes
+// that print the same (and so parse back alike).
+func sameExpr(a, b Expr) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil {
+		return false
+	}
+	if la, ok := a.(*literal); ok {
+		// The common case, stamped per-job constants, without building text when the
+		// kinds already differ.
+		lb, ok := b.(*literal)
+		if !ok || la.v.kind != lb.v.kind {
+			return false
+		}
+	}
+	return Unparse(a) == Unparse(b)
+}
+
 // each calls fn for every binding of the merged view, own bindings first, in no
 // particular order.
 func (ad *ClassAd) each(fn func(*attrEntry)) {
