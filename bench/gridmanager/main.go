@@ -196,7 +196,9 @@ func throughput(ctx context.Context, u *user, cl *cloud, n int, steady func() er
 	}
 	t1 := time.Now()
 	if err := u.cmd("condor_rm", "-all"); err != nil {
-		return err
+		// The daemon may go on with the removal after the command gave up waiting (its
+		// one-minute bound): report the failure, then see whether the jobs go anyway.
+		fmt.Printf("throughput: condor_rm -all failed after %.2f s: %v\n", time.Since(t1).Seconds(), err)
 	}
 	if err := waitUntil(func() (bool, error) {
 		st, err := cl.stats()
