@@ -1,12 +1,14 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,29 +18,47 @@ import (
 	"github.com/ec2grid/ec2grid/classad"
 )
 
-// The bbolt file, layout version 1:
+// The bbolt file, layout version 2:
 //
 //	meta/
-//	    "layout"      -> "1"                      (refuse to open any other)
+//	    "layout"      -> "2"                      (1 is upgraded on open; refuse others)
 //	    "nextcluster" -> uint64 big-endian         (the next ClusterId to hand out)
 //	    "queueid"     -> UUID text                 (the queue's identity, made at creation;
 //	                                                added on open to files made before it)
+//	clusters/
+//	    cluster(u64 BE) -> cluster record          (the attributes every job of the
+//	                                                cluster shares; deleted with its
+//	                                                last job)
 //	jobs/
-//	    cluster(u64 BE) proc(u64 BE) -> record     (one per queued job, sorted by id)
+//	    cluster(u64 BE) proc(u64 BE) -> job record (one per queued job, sorted by id)
 //	submitkeys/
 //	    submit key    -> cluster(u64 BE)          (idempotent SubmitCluster)
 //	history/
 //	    seq(u64 BE)   -> record                   (append-only; higher seq = newer)
 //
-// A record is recordMagic followed by the ad in condor_q -long form. Every transaction
-// is fsync'd (bbolt's default, NoSync false).
+// A record (history, and layout 1's jobs) is recordMagic followed by the whole ad in
+// condor_q -long form. A cluster record is clusterMagic and the cluster's common
+// attributes in long form. A job record is jobMagic, header lines ("!cluster" when the
+// job is chained to its cluster's record, then one `!unset "name"` per cluster attribute
+// the job removed), and the job's own attributes in long form: a job costs on disk
+// what it does in memory, and loading rebuilds the same sharing. Layout 1 had no
+// clusters bucket and whole-ad job records, which still load (as jobs with nothing
+// shared), so upgrading is only the version stamp. Every transaction is fsync'd
+// (bbolt's default, NoSync false).
 const (
-	layoutVersion = "1"
-	recordMagic   = "ec2grid-job 1\n"
+	layoutVersion    = "2"
+	layoutVersion1   = "1"
+	recordMagic      = "ec2grid-job 1\n"
+	jobMagic         = "ec2grid-job 2\n"
+	clusterMagic     = "ec2grid-cluster 1\n"
+	headerChained    = "!cluster"
+	headerUnset      = "!unset "
+	headerLinePrefix = '!'
 )
 
 var (
 	bucketMeta       = []byte("meta")
+	bucketClusters   = []byte("clusters")
 	bucketJobs       = []byte("jobs")
 	bucketSubmitKeys = []byte("submitkeys")
 	bucketHistory    = []byte("history")
@@ -63,14 +83,16 @@ func OpenBolt(path string) (Store, error) {
 	}
 	var queueID string
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketJobs, bucketSubmitKeys, bucketHistory} {
+		for _, b := range [][]byte{bucketMeta, bucketClusters, bucketJobs, bucketSubmitKeys, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
 		switch v := meta.Get(keyLayout); {
-		case v == nil:
+		case v == nil, string(v) == layoutVersion1:
+			// Layout 1's records load as they are (see the layout comment); the clusters
+			// bucket was made above.
 			if err := meta.Put(keyLayout, []byte(layoutVersion)); err != nil {
 				return err
 			}
@@ -123,6 +145,92 @@ func decodeRecord(b []byte) (*classad.ClassAd, error) {
 	return ad, nil
 }
 
+func encodeCluster(base *classad.ClassAd) []byte {
+	return []byte(clusterMagic + base.MarshalLong())
+}
+
+func decodeCluster(b []byte) (*classad.ClassAd, error) {
+	s := string(b)
+	if !strings.HasPrefix(s, clusterMagic) {
+		return nil, fmt.Errorf("%w: no cluster header", errBadRecord)
+	}
+	ad, err := classad.ParseLong(s[len(clusterMagic):])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
+	}
+	return ad, nil
+}
+
+// encodeJob writes a queued job: its own attributes and tombstones when it is chained
+// to its cluster's ad, otherwise the whole ad.
+func encodeJob(ad *classad.ClassAd) []byte {
+	if ad.Chained() == nil {
+		return []byte(jobMagic + ad.MarshalLong())
+	}
+	var b strings.Builder
+	b.WriteString(jobMagic)
+	b.WriteString(headerChained)
+	b.WriteByte('\n')
+	for _, name := range ad.Hidden() {
+		b.WriteString(headerUnset)
+		b.WriteString(strconv.Quote(name))
+		b.WriteByte('\n')
+	}
+	b.WriteString(ad.Own().MarshalLong())
+	return []byte(b.String())
+}
+
+// decodeJob reads a job record of either layout; base is its cluster's ad (nil when the
+// cluster has no record).
+func decodeJob(b []byte, base *classad.ClassAd) (*classad.ClassAd, error) {
+	s := string(b)
+	if strings.HasPrefix(s, recordMagic) {
+		return decodeRecord(b)
+	}
+	if !strings.HasPrefix(s, jobMagic) {
+		return nil, fmt.Errorf("%w: no header", errBadRecord)
+	}
+	s = s[len(jobMagic):]
+	chained := false
+	var hidden []string
+	for len(s) > 0 && s[0] == headerLinePrefix {
+		line, rest, ok := strings.Cut(s, "\n")
+		if !ok {
+			return nil, fmt.Errorf("%w: header line %q has no end", errBadRecord, line)
+		}
+		s = rest
+		switch {
+		case line == headerChained && !chained && hidden == nil:
+			chained = true
+		case strings.HasPrefix(line, headerUnset) && chained:
+			name, err := strconv.Unquote(line[len(headerUnset):])
+			if err != nil {
+				return nil, fmt.Errorf("%w: header line %q: %w", errBadRecord, line, err)
+			}
+			hidden = append(hidden, name)
+		default:
+			return nil, fmt.Errorf("%w: unexpected header line %q", errBadRecord, line)
+		}
+	}
+	ad, err := classad.ParseLong(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
+	}
+	if !chained {
+		return ad, nil
+	}
+	if base == nil {
+		return nil, fmt.Errorf("%w: chained to a cluster that has no record", errBadRecord)
+	}
+	ad.ChainTo(base)
+	for _, name := range hidden {
+		if !ad.Delete(name) {
+			return nil, fmt.Errorf("%w: unsets %q, which the cluster does not have", errBadRecord, name)
+		}
+	}
+	return ad, nil
+}
+
 func (b *boltBackend) load() ([]*classad.ClassAd, int64, map[string]int64, error) {
 	var ads []*classad.ClassAd
 	next := int64(1)
@@ -131,8 +239,27 @@ func (b *boltBackend) load() ([]*classad.ClassAd, int64, map[string]int64, error
 		if v := tx.Bucket(bucketMeta).Get(keyNextCluster); len(v) == 8 {
 			next = int64(binary.BigEndian.Uint64(v))
 		}
-		err := tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
-			ad, err := decodeRecord(v)
+		bases := map[uint64]*classad.ClassAd{}
+		err := tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("cluster key %x: %w: not 8 bytes", k, errBadRecord)
+			}
+			base, err := decodeCluster(v)
+			if err != nil {
+				return fmt.Errorf("cluster %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			bases[binary.BigEndian.Uint64(k)] = base
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+			var base *classad.ClassAd
+			if len(k) == 16 {
+				base = bases[binary.BigEndian.Uint64(k)]
+			}
+			ad, err := decodeJob(v, base)
 			if err != nil {
 				return fmt.Errorf("job key %x: %w", k, err)
 			}
@@ -155,12 +282,17 @@ func (b *boltBackend) load() ([]*classad.ClassAd, int64, map[string]int64, error
 	return ads, next, keys, nil
 }
 
-func (b *boltBackend) submit(key string, cluster int64, jobs []*classad.ClassAd) error {
+func (b *boltBackend) submit(key string, cluster int64, base *classad.ClassAd, jobs []*classad.ClassAd) error {
 	recs := make([][]byte, len(jobs))
 	for i, j := range jobs {
-		recs[i] = encodeRecord(j)
+		recs[i] = encodeJob(j)
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
+		if base != nil {
+			if err := tx.Bucket(bucketClusters).Put(u64(uint64(cluster)), encodeCluster(base)); err != nil {
+				return err
+			}
+		}
 		bj := tx.Bucket(bucketJobs)
 		// Keys ascend, so bbolt can fill pages completely.
 		bj.FillPercent = 1.0
@@ -181,7 +313,7 @@ func (b *boltBackend) submit(key string, cluster int64, jobs []*classad.ClassAd)
 func (b *boltBackend) flush(put []*classad.ClassAd, del []JobID) error {
 	recs := make([][]byte, len(put))
 	for i, j := range put {
-		recs[i] = encodeRecord(j)
+		recs[i] = encodeJob(j)
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
 		bj := tx.Bucket(bucketJobs)
@@ -194,15 +326,30 @@ func (b *boltBackend) flush(put []*classad.ClassAd, del []JobID) error {
 			if err := bj.Delete(jobKey(id)); err != nil {
 				return err
 			}
+			if err := dropClusterIfEmpty(tx, id.Cluster); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+// dropClusterIfEmpty deletes the cluster's record once none of its jobs is queued.
+func dropClusterIfEmpty(tx *bolt.Tx, cluster int64) error {
+	prefix := u64(uint64(cluster))
+	if k, _ := tx.Bucket(bucketJobs).Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+		return nil
+	}
+	return tx.Bucket(bucketClusters).Delete(prefix)
 }
 
 func (b *boltBackend) remove(id JobID, ad *classad.ClassAd) error {
 	rec := encodeRecord(ad)
 	return b.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketJobs).Delete(jobKey(id)); err != nil {
+			return err
+		}
+		if err := dropClusterIfEmpty(tx, id.Cluster); err != nil {
 			return err
 		}
 		h := tx.Bucket(bucketHistory)

@@ -401,6 +401,107 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("ClusterSharing", func(t *testing.T) {
+		s := open(t)
+		ads := newJobs(4, "alice") // Owner, JobStatus and Cmd common; Index differs
+		for i, ad := range ads {
+			ad.SetExpr("Requirements", `Owner == "alice"`) // separate parses, same text
+			ad.SetString("GlobalJobId", fmt.Sprintf("q#%d", i))
+		}
+		c := mustSubmit(t, s, "", ads)
+		// What each job reads, built without chaining: the reference.
+		want := make([]*classad.ClassAd, 4)
+		for i, ad := range ads {
+			want[i] = ad.Copy()
+			want[i].SetInt(AttrClusterID, c)
+			want[i].SetInt(AttrProcID, int64(i))
+		}
+		check := func(step string) {
+			t.Helper()
+			for i := range want {
+				got, err := s.Get(ctx, JobID{c, int64(i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.MarshalLong() != want[i].MarshalLong() {
+					t.Errorf("%s: job %d.%d:\n%s\nwant:\n%s", step, c, i, got.MarshalLong(), want[i].MarshalLong())
+				}
+			}
+			all, _ := s.Query(ctx, classad.MustParseExpr(fmt.Sprintf("ClusterId == %d", c)))
+			shared, _ := s.QueryShared(ctx, classad.MustParseExpr(fmt.Sprintf("ClusterId == %d", c)))
+			if classad.MarshalLongAds(all) != classad.MarshalLongAds(want) || classad.MarshalLongAds(shared) != classad.MarshalLongAds(want) {
+				t.Errorf("%s: Query or QueryShared differ from Get", step)
+			}
+		}
+		check("after submit")
+		// The jobs share one cluster ad and hold only what differs from it.
+		shared, _ := s.QueryShared(ctx, classad.MustParseExpr(fmt.Sprintf("ClusterId == %d", c)))
+		base := shared[0].Chained()
+		if base == nil {
+			t.Fatal("job not chained to a cluster ad")
+		}
+		for _, ad := range shared {
+			if ad.Chained() != base {
+				t.Errorf("job %v has another cluster ad", ID(ad))
+			}
+			if got := ad.Own().Names(); fmt.Sprint(got) != "[GlobalJobId Index ProcId]" {
+				t.Errorf("job %v holds %v itself", ID(ad), got)
+			}
+		}
+		// An update of a cluster attribute shadows it in that job only.
+		if err := s.Update(ctx, JobID{c, 1}, []Change{SetInt(AttrJobStatus, StatusHeld), SetString("Cmd", "/bin/false")}, Batched); err != nil {
+			t.Fatal(err)
+		}
+		want[1].SetInt(AttrJobStatus, StatusHeld)
+		want[1].SetString("Cmd", "/bin/false")
+		check("after shadowing in job 1")
+		if res, _ := s.Query(ctx, classad.MustParseExpr(`JobStatus == 5`)); len(res) != 1 || ID(res[0]) != (JobID{c, 1}) {
+			t.Errorf("JobStatus == 5 matches %d jobs", len(res))
+		}
+		// An Unset of a cluster attribute hides it in that job only, and setting it again
+		// brings it back.
+		if err := s.Update(ctx, JobID{c, 2}, []Change{Unset("Cmd"), Unset("requirements")}, Durable); err != nil {
+			t.Fatal(err)
+		}
+		want[2].Delete("Cmd")
+		want[2].Delete("Requirements")
+		check("after unsetting in job 2")
+		if res, _ := s.Query(ctx, classad.MustParseExpr(`Cmd =?= undefined`)); len(res) != 1 || ID(res[0]) != (JobID{c, 2}) {
+			t.Errorf("Cmd =?= undefined matches %d jobs", len(res))
+		}
+		if err := s.Update(ctx, JobID{c, 2}, []Change{SetString("CMD", "/bin/echo")}, Batched); err != nil {
+			t.Fatal(err)
+		}
+		want[2].SetString("CMD", "/bin/echo")
+		check("after setting it again in job 2")
+		// A changed copy from Get or Query changes nothing stored.
+		got, _ := s.Get(ctx, JobID{c, 3})
+		got.SetString(AttrOwner, "mallory")
+		got.Delete("Cmd")
+		all, _ := s.Query(ctx, nil)
+		for _, ad := range all {
+			ad.SetString(AttrOwner, "mallory")
+		}
+		check("after changing copies")
+		// The history keeps the whole ad.
+		if err := s.Delete(ctx, JobID{c, 1}); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := s.History(ctx, classad.MustParseExpr(fmt.Sprintf("ClusterId == %d", c)), 0)
+		if len(h) != 1 || h[0].MarshalLong() != want[1].MarshalLong() {
+			t.Errorf("history: %v\nwant:\n%s", h, want[1].MarshalLong())
+		}
+		want = append(want[:1], want[2:]...)
+		for i := range want {
+			if err := s.Delete(ctx, ID(want[i])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if h, _ := s.History(ctx, nil, 0); len(h) != 4 || h[0].MarshalLong() != want[2].MarshalLong() {
+			t.Errorf("history after deleting the cluster: %d ads", len(h))
+		}
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		s := newStore(t)
 		ch := s.Subscribe(ctx)

@@ -28,9 +28,11 @@ type memBackend struct {
 func (m *memBackend) load() ([]*classad.ClassAd, int64, map[string]int64, error) {
 	return nil, 1, nil, nil
 }
-func (m *memBackend) submit(string, int64, []*classad.ClassAd) error { return nil }
-func (m *memBackend) flush([]*classad.ClassAd, []JobID) error        { return nil }
-func (m *memBackend) close() error                                   { return nil }
+func (m *memBackend) submit(string, int64, *classad.ClassAd, []*classad.ClassAd) error {
+	return nil
+}
+func (m *memBackend) flush([]*classad.ClassAd, []JobID) error { return nil }
+func (m *memBackend) close() error                            { return nil }
 
 func (m *memBackend) remove(_ JobID, ad *classad.ClassAd) error {
 	m.mu.Lock()

@@ -28,7 +28,8 @@ const SubscriberBuffer = 4096
 // serialized by the queue (writeMu), so a group commit never reorders with a delete.
 type backend interface {
 	load() (jobs []*classad.ClassAd, nextCluster int64, keys map[string]int64, err error)
-	submit(key string, cluster int64, jobs []*classad.ClassAd) error
+	// submit stores a new cluster: base is the ad its jobs are chained to.
+	submit(key string, cluster int64, base *classad.ClassAd, jobs []*classad.ClassAd) error
 	flush(put []*classad.ClassAd, del []JobID) error
 	remove(id JobID, ad *classad.ClassAd) error
 	history(ctx context.Context, constraint classad.Expr, limit int) ([]*classad.ClassAd, error)
@@ -201,17 +202,24 @@ func (q *queue) SubmitCluster(ctx context.Context, key string, ads []*classad.Cl
 	}
 	cluster := q.nextCluster
 	q.mu.RUnlock()
-	jobs := make([]*classad.ClassAd, len(ads))
 	for i, ad := range ads {
 		if ad == nil {
 			return 0, fmt.Errorf("%w: job %d is nil", ErrBadCluster, i)
 		}
-		j := ad.Copy()
-		j.SetInt(AttrClusterID, cluster)
+	}
+	base := clusterBase(ads, cluster)
+	jobs := make([]*classad.ClassAd, len(ads))
+	for i, ad := range ads {
+		// Each job holds only what differs from the cluster's ad (ProcId, GlobalJobId,
+		// ...), as HTCondor's schedd chains proc ads to cluster ads.
+		j := ad.ChainedCopy(base)
+		if v, ok := j.EvalAttr(AttrClusterID).IntValue(); !ok || v != cluster {
+			j.SetInt(AttrClusterID, cluster)
+		}
 		j.SetInt(AttrProcID, int64(i))
 		jobs[i] = j
 	}
-	if err := q.be.submit(key, cluster, jobs); err != nil {
+	if err := q.be.submit(key, cluster, base, jobs); err != nil {
 		return 0, fmt.Errorf("submit cluster %d: %w", cluster, err)
 	}
 	q.mu.Lock()
@@ -258,7 +266,9 @@ func (q *queue) Update(ctx context.Context, id JobID, changes []Change, d Durabi
 		return fmt.Errorf("update job %s: %w", id, ErrNotFound)
 	}
 	// The stored ad is replaced, not changed in place, so copies already handed out
-	// (Query results being evaluated) never see a half-applied update.
+	// (Query results being evaluated) never see a half-applied update. The copy stays
+	// chained to the cluster's ad; the changes land in the job's own bindings,
+	// shadowing or hiding (Unset) the cluster's.
 	ad = ad.Copy()
 	Apply(ad, changes)
 	q.jobs[id] = ad
@@ -306,7 +316,8 @@ func (q *queue) Delete(ctx context.Context, id JobID) error {
 	if !ok {
 		return fmt.Errorf("delete job %s: %w", id, ErrNotFound)
 	}
-	if err := q.be.remove(id, ad.Copy()); err != nil {
+	// The history keeps the whole ad: the cluster's may be gone when it is read.
+	if err := q.be.remove(id, ad.Flatten()); err != nil {
 		return fmt.Errorf("delete job %s: %w", id, err)
 	}
 	q.mu.Lock()
@@ -478,3 +489,61 @@ func sortByID(ads []*classad.ClassAd) {
 }
 
 func eqFold(a, b string) bool { return strings.EqualFold(a, b) }
+
+// clusterBase returns the cluster's ad: ClusterId and every attribute that all of ads
+// bind to the same expression (the same parsed node, or the same text), except ProcId.
+// It is never changed afterwards: every job of the cluster is chained to it.
+func clusterBase(ads []*classad.ClassAd, cluster int64) *classad.ClassAd {
+	type candidate struct {
+		name, key string
+		expr      classad.Expr
+		text      string // Unparse(expr), once needed
+	}
+	var cands []candidate
+	for _, name := range ads[0].Names() {
+		key := strings.ToLower(name)
+		if key == lowerClusterID || key == lowerProcID {
+			continue
+		}
+		e, _ := ads[0].Lookup(key)
+		cands = append(cands, candidate{name: name, key: key, expr: e})
+	}
+	for _, ad := range ads[1:] {
+		if len(cands) == 0 {
+			break
+		}
+		keep := cands[:0]
+		for _, c := range cands {
+			// Lower-case keys look up without a conversion.
+			e, ok := ad.Lookup(c.key)
+			if !ok {
+				continue
+			}
+			if e != c.expr {
+				if e == nil || c.expr == nil {
+					continue
+				}
+				if c.text == "" {
+					c.text = classad.Unparse(c.expr)
+				}
+				if classad.Unparse(e) != c.text {
+					continue
+				}
+			}
+			keep = append(keep, c)
+		}
+		cands = keep
+	}
+	base := classad.New()
+	for _, c := range cands {
+		base.Set(c.name, c.expr)
+	}
+	base.SetInt(AttrClusterID, cluster)
+	return base
+}
+
+// The lower-case keys of ClusterId and ProcId, which clusterBase leaves out.
+const (
+	lowerClusterID = "clusterid"
+	lowerProcID    = "procid"
+)
