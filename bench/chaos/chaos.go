@@ -623,7 +623,9 @@ func (w *world) finish(ctx context.Context, d *proc, res *result) error {
 	if err := w.removeAll(ctx); err != nil {
 		return err
 	}
+	t0 := time.Now()
 	stuck := w.waitDrained(ctx)
+	fmt.Fprintf(w.log, "chaos: mode=%s queue drained in %.1f s (%d left)\n", w.o.mode, time.Since(t0).Seconds(), len(stuck))
 	return w.check(ctx, d, stuck, nil, res)
 }
 
