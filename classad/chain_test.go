@@ -424,3 +424,37 @@ func TestChainedCopy(t *testing.T) {
 		t.Errorf("Len = %d, want %d", got, want)
 	}
 }
+
+// Many ads chained to one base print concurrently (the base's cached order is filled by
+// whichever gets there first), and a base changed once nothing is chained to it prints
+// its new bindings.
+func TestChainConcurrentPrinting(t *testing.T) {
+	base := clusterBase(t)
+	want := flatJob(t, 0).MarshalLong()
+	done := make(chan string)
+	for g := 0; g < 8; g++ {
+		go func() {
+			ad := chainedJob(t, base, 0)
+			var got string
+			for i := 0; i < 50; i++ {
+				got = ad.Copy().MarshalLong()
+			}
+			done <- got
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if got := <-done; got != want {
+			t.Errorf("concurrent print:\n%s\nwant:\n%s", got, want)
+		}
+	}
+	ref := flatJob(t, 0)
+	for _, change := range []func(*ClassAd){
+		func(ad *ClassAd) { ad.SetInt("Zeta", 1) },
+		func(ad *ClassAd) { ad.Delete("Cmd") },
+		func(ad *ClassAd) { ad.ChainTo(New()) },
+	} {
+		change(base)
+		change(ref)
+		compareAds(t, chainedJob(t, base, 0), ref)
+	}
+}

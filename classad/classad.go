@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"unique"
 )
 
@@ -46,6 +47,12 @@ type ClassAd struct {
 	base     *ClassAd // the ad misses fall back to; nil when not chained
 	hidden   []string // interned keys of base attributes deleted here (tombstones)
 	shadowed int      // own bindings whose key the base binds too (for Len)
+
+	// asBase caches the merged view's bindings in Names' order once the ad serves as a
+	// base: a chained ad then prints by merging its few own bindings into it instead of
+	// sorting the whole merged view. Any change to the ad drops it. Atomic, because
+	// the ads chained to a base read it concurrently.
+	asBase atomic.Pointer[[]*attrEntry]
 }
 
 // attrEntry is one binding. A literal's value is also kept inline so that evaluating the
@@ -149,6 +156,7 @@ func (ad *ClassAd) ChainTo(base *ClassAd) {
 			panic("classad: ChainTo would make a loop of bases")
 		}
 	}
+	ad.dropAsBase()
 	ad.base, ad.hidden, ad.shadowed = base, nil, 0
 	if base == nil {
 		return
@@ -309,6 +317,7 @@ func (ad *ClassAd) insertIndex(i int) {
 // Set binds name to e, replacing any earlier binding of the same name in any case. The
 // case the name was first set with is kept for printing.
 func (ad *ClassAd) Set(name string, e Expr) {
+	ad.dropAsBase()
 	key := internKey(name)
 	h := hashKey(key)
 	en := attrEntry{key: key, hash: h, name: name, expr: e}
@@ -402,6 +411,7 @@ func (ad *ClassAd) Delete(name string) bool {
 	if i < 0 && !inBase {
 		return false
 	}
+	ad.dropAsBase()
 	if i >= 0 {
 		last := len(ad.entries) - 1
 		ad.entries[i] = ad.entries[last]
@@ -448,23 +458,61 @@ func (ad *ClassAd) sorted() []*attrEntry {
 	if ad == nil {
 		return nil
 	}
-	var out []*attrEntry
-	if ad.base == nil {
-		out = make([]*attrEntry, len(ad.entries))
-		for i := range ad.entries {
-			out[i] = &ad.entries[i]
-		}
-	} else {
-		out = make([]*attrEntry, 0, ad.Len())
-		ad.each(func(en *attrEntry) { out = append(out, en) })
+	out := make([]*attrEntry, len(ad.entries))
+	for i := range ad.entries {
+		out[i] = &ad.entries[i]
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if c := compareFold(out[i].name, out[j].name); c != 0 {
-			return c < 0
+	sortEntries(out)
+	if ad.base == nil {
+		return out
+	}
+	// Merge the own bindings into the base's (sorted once, cached), skipping what they
+	// shadow and what tombstones hide.
+	base := ad.base.sortedAsBase()
+	merged := make([]*attrEntry, 0, ad.Len())
+	i := 0
+	for _, ben := range base {
+		if ad.find(ben.key, ben.hash) >= 0 || ad.isHidden(ben.key) {
+			continue
 		}
-		return out[i].name < out[j].name
-	})
-	return out
+		for i < len(out) && entryLess(out[i], ben) {
+			merged = append(merged, out[i])
+			i++
+		}
+		merged = append(merged, ben)
+	}
+	return append(merged, out[i:]...)
+}
+
+// sortedAsBase is sorted, cached for an ad that ads are chained to (see asBase). The
+// result is shared and must not be changed.
+func (ad *ClassAd) sortedAsBase() []*attrEntry {
+	if p := ad.asBase.Load(); p != nil {
+		return *p
+	}
+	s := ad.sorted()
+	ad.asBase.Store(&s)
+	return s
+}
+
+// dropAsBase forgets the cached order before a change. Loading first keeps the common
+// case (an ad never used as a base) to a plain read.
+func (ad *ClassAd) dropAsBase() {
+	if ad.asBase.Load() != nil {
+		ad.asBase.Store(nil)
+	}
+}
+
+func sortEntries(es []*attrEntry) {
+	sort.Slice(es, func(i, j int) bool { return entryLess(es[i], es[j]) })
+}
+
+// entryLess is Names' order: case-insensitive, then byte order to make it total.
+func entryLess(a, b *attrEntry) bool {
+	if c := compareFold(a.name, b.name); c != 0 {
+		return c < 0
+	}
+	return a.name < b.name
 }
 
 // Copy returns a copy of ad that can be changed independently. Expressions are shared;
