@@ -442,9 +442,11 @@ func crashLoop(ctx context.Context, o options, log io.Writer) (result, error) {
 	// and acts meanwhile, spreading the jobs over the kills' expected span.
 	span := time.Duration(o.kills) * o.killEvery
 	userDone := make(chan struct{})
+	uctx, stopUser := context.WithCancel(ctx)
+	defer stopUser()
 	go func() {
 		defer close(userDone)
-		w.user(ctx, span)
+		w.user(uctx, span)
 	}()
 	sctx, stopSampler := context.WithCancel(ctx)
 	samplerDone := make(chan struct{})
@@ -453,17 +455,17 @@ func crashLoop(ctx context.Context, o options, log io.Writer) (result, error) {
 		w.sampler(sctx)
 	}()
 	kills, d, err := w.killer(ctx)
+	if err != nil {
+		stopUser() // nobody restarts the daemon the user would wait for
+	}
 	<-userDone
 	defer func() { stopSampler(); <-samplerDone }()
 	if err != nil {
 		return res, err
 	}
 	res.kills = kills
-	if d == nil || d.done() {
-		d, err = w.cleanStart(ctx)
-		if err != nil {
-			return res, err
-		}
+	if d.done() {
+		return res, fmt.Errorf("the daemon exited while the user was still acting: %v", d.err)
 	}
 	if err := w.finish(ctx, d, &res); err != nil {
 		return res, err
@@ -519,7 +521,8 @@ func (w *world) cleanStart(ctx context.Context) (*proc, error) {
 
 // killer starts the daemon and kills it, or one of its ec2_gahp children, o.kills times
 // at random instants (or lets an armed crash point kill it), restarting it each time.
-// It returns the kills made and the daemon left running, if any.
+// It returns the kills made and the daemon left running, started with no crash point
+// armed if the last kill was the daemon's.
 func (w *world) killer(ctx context.Context) (int, *proc, error) {
 	kills := 0
 	var d *proc
@@ -576,6 +579,14 @@ func (w *world) killer(ctx context.Context) (int, *proc, error) {
 		time.Sleep(time.Duration(w.killRnd.IntN(500)) * time.Millisecond)
 	}
 	fmt.Fprintf(w.log, "chaos: mode=%s %d kills done\n", w.o.mode, kills)
+	if d == nil || d.done() {
+		// Restart at once, with no crash point: the user may still be submitting, and
+		// retries a submit that finds no daemon until one answers.
+		var err error
+		if d, err = w.cleanStart(ctx); err != nil {
+			return kills, nil, err
+		}
+	}
 	return kills, d, nil
 }
 
