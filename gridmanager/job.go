@@ -119,6 +119,9 @@ type extra struct {
 	spotInst   string
 	purged     int
 	verdict    *Decision // a policy decision waiting to be applied
+	// retired are the instances of the job's earlier submissions (forgotten at a hold or
+	// requeue): ended, and carrying the job's keypair name, they are never a lost start's.
+	retired []string
 }
 
 func (j *job) ext() *extra {

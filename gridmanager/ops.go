@@ -388,6 +388,9 @@ func (m *Manager) rememberInstance(j *job) {
 // forgetRemote drops everything the job knew of the cloud, after its ad forgot it too.
 func (m *Manager) forgetRemote(j *job) {
 	m.unindex(j)
+	if j.instanceID != "" && j.ownKey {
+		j.ext().retired = append(j.x.retired, j.instanceID)
+	}
 	j.token, j.instanceID, j.spotReqID = "", "", ""
 	j.remote = remoteStatus{}
 	j.changed, j.submitLogged, j.executeLogged, j.attached = false, false, false, false

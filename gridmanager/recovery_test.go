@@ -210,6 +210,27 @@ func TestRecovery(t *testing.T) {
 					t.Errorf("hold code %d", c)
 				}
 			}},
+		{name: "lost start on openstack, its instance already ended on its own: adopted by keypair, no second start",
+			server: openstack,
+			cloud:  func(f *fakeCloud) { f.script["EC2_VM_START"] = []fakeAnswer{{err: resource.ErrLost}} },
+			drive: func(h *harness, j *job) {
+				// A short script ran and shut the instance down before any pass listed it
+				// (a cloud's eventual consistency hides a new instance for a few seconds):
+				// the start did happen, and starting again would run the job twice.
+				h.cloud.mu.Lock()
+				in := h.cloud.addLocked("i-44", []string{"ami", j.keyPair, "", "", "", "", "", "", j.token})
+				in.State, in.StateReason = "terminated", "Client.InstanceInitiatedShutdown"
+				h.cloud.mu.Unlock()
+				h.pass()
+				h.later(time.Minute)
+				h.pass()
+			},
+			state: stGone, starts: 1, insts: 1, events: []int{27, 1, 5},
+			check: func(t *testing.T, h *harness, j *job) {
+				if j.instanceID != "i-44" {
+					t.Errorf("instance %q", j.instanceID)
+				}
+			}},
 		{name: "lost start (ErrLost) on openstack: instance there, adopted by keypair",
 			server: openstack,
 			cloud:  func(f *fakeCloud) { f.script["EC2_VM_START"] = []fakeAnswer{{err: resource.ErrLost}} },

@@ -2,6 +2,7 @@ package gridmanager
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -181,8 +182,11 @@ func (m *Manager) matchInstance(rs *resState, in *resource.Instance) *job {
 	if in.ClientToken != "" {
 		j = rs.byToken[in.ClientToken]
 	}
-	if j == nil && in.KeyName != "" && !clientTokenWorks(rs.health.ServerType) && in.State != "terminated" && in.State != "shutting-down" {
+	if j == nil && in.KeyName != "" && !clientTokenWorks(rs.health.ServerType) {
 		j = rs.byKey[in.KeyName]
+		if j != nil && endedBefore(j, in) {
+			j = nil
+		}
 	}
 	if j == nil || j.instanceID != "" || !(j.maybeStarted || j.state == stSeekInstanceID) {
 		return nil
@@ -192,6 +196,19 @@ func (m *Manager) matchInstance(rs *resState, in *resource.Instance) *job {
 	rs.byInstance[in.ID] = j
 	j.changed = true
 	return j
+}
+
+// endedBefore reports an ended instance carrying j's keypair name that is not the one j's
+// lost start made: one stopped (by the grid manager, for an earlier submission after a
+// hold and release that keep the keypair name; shut-down reasons other than the
+// instance's own), or one j already had. An instance that shut itself down (its script
+// ran, perhaps before any pass listed it: a cloud's eventual consistency hides a new
+// instance for seconds) is the lost start's, and starting again would run the job twice.
+func endedBefore(j *job, in *resource.Instance) bool {
+	if in.State != "terminated" && in.State != "shutting-down" {
+		return false
+	}
+	return in.StateReason != "Client.InstanceInitiatedShutdown" || j.x != nil && slices.Contains(j.x.retired, in.ID)
 }
 
 // statusUpdate records one instance's status (StatusUpdate, §3.4): attributes written
