@@ -45,6 +45,12 @@ func (m *Manager) recoverState(j *job) state {
 	switch {
 	case j.status == jobs.StatusCompleted:
 		return stDelete // completion was committed; 005 and the move to history remain
+	case j.instanceID != "" && j.remote.state == remoteCancelling && j.status == jobs.StatusIdle:
+		// A hold's cancel was under way when a release put the job back (a completion's
+		// cancel leaves it running): the instance was stopped for the hold, not ended by
+		// the job, so finish the stop and forget the request; the job starts again. As a
+		// running instance it would be taken, once terminated, for the job's end.
+		return stCancel
 	case j.instanceID != "":
 		return stSubmitted // probe it; a removed or held job cancels from there
 	case j.spotReqID != "":

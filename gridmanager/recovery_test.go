@@ -152,6 +152,20 @@ func TestRecovery(t *testing.T) {
 					t.Errorf("GridJobId %q", g)
 				}
 			}},
+		{name: "released while a hold's cancel was under way (idle, cancelling): stop finished, request forgotten, started again; never completed",
+			extra: []string{gid(tok + " i-5"), `JobStatus = 1`, `GridJobStatus = "cancelling"`},
+			cloud: func(f *fakeCloud) {
+				// The hold's EC2_VM_STOP went through before the crash.
+				f.addLocked("i-5", []string{"ami", "NULL", "", "", "", "", "", "", tok})
+				f.insts["i-5"].State, f.insts["i-5"].StateReason = "terminated", "Client.UserInitiatedShutdown"
+			},
+			drive: func(h *harness, j *job) { h.pass(); h.later(time.Minute); h.pass() },
+			state: stSubmitted, starts: 1, insts: 2, events: []int{4, 27},
+			check: func(t *testing.T, h *harness, j *job) {
+				if j.instanceID == "i-5" || jobs.Status(h.get(j)) == jobs.StatusCompleted {
+					t.Errorf("instance %q, JobStatus %d: the stopped instance was taken for the job's end", j.instanceID, jobs.Status(h.get(j)))
+				}
+			}},
 		{name: "completed still queued: 005 and history", extra: []string{gid(tok + " i-5"), `JobStatus = 4`},
 			state: stGone, events: []int{5}},
 		{name: "NEED_CHECK_VM_START on amazon: the same token again after the window",
