@@ -122,6 +122,9 @@ type extra struct {
 	// retired are the instances of the job's earlier submissions (forgotten at a hold or
 	// requeue): ended, and carrying the job's keypair name, they are never a lost start's.
 	retired []string
+	// finishing is the JobStatus the finish op in flight acts on (moves to the history or
+	// leaves queued); a status that changes meanwhile needs another finish.
+	finishing int64
 }
 
 func (j *job) ext() *extra {

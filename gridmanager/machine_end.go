@@ -216,6 +216,12 @@ func stateDelete(m *Manager, j *job) state {
 			return m.retryLater(j, stDelete)
 		}
 		j.keyMaybeCreated = false
+		if j.status != j.x.finishing {
+			// The status changed while the finish ran (a condor_rm landing on a hold's
+			// finish): that finish left the job queued, so finish again for the new one,
+			// or a removed job would stay in the queue with nobody to move it.
+			return stDelete
+		}
 		switch j.status {
 		case jobs.StatusRemoved, jobs.StatusCompleted:
 			return stGone
@@ -240,6 +246,7 @@ func stateDelete(m *Manager, j *job) state {
 // moves the job to the history (removed, completed) or leaves it queued.
 func (m *Manager) finishOp(j *job, destroy bool) func(ctx context.Context) *result {
 	id, status, name, file := j.id, j.status, j.keyPair, j.keyFile
+	j.ext().finishing = status
 	var cloud Cloud
 	if j.rs != nil {
 		cloud = j.rs.cloud

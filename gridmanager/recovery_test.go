@@ -1,6 +1,7 @@
 package gridmanager
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
@@ -446,5 +447,27 @@ func TestOpCancelled(t *testing.T) {
 	}
 	if !(&result{err: errors.Join(resource.ErrLost)}).lost() {
 		t.Error("ErrLost not lost")
+	}
+}
+
+// TestRemoveDuringHeldFinish: a condor_rm that lands while a held job's finish (request
+// forgotten, job left queued) is in flight must still move the job to the history; the
+// crash loop found a removed job left in the queue for good.
+func TestRemoveDuringHeldFinish(t *testing.T) {
+	h := newHarness(t, "Amazon")
+	j := h.submit(h.ad(`JobStatus = 5`))
+	j.state, j.status = stDelete, jobs.StatusHeld
+	if next := stateFuncs[stDelete](h.m, j); next != stDelete || j.res == nil {
+		t.Fatalf("first step: %s, result %v; want the finish op launched and done", next, j.res)
+	}
+	h.update(j, jobs.SetInt(jobs.AttrJobStatus, jobs.StatusRemoved)) // condor_rm meanwhile
+	for i := 0; i < 5 && j.state != stGone; i++ {
+		j.state = h.run(j)
+	}
+	if j.state != stGone {
+		t.Fatalf("state %s, want gone", j.state)
+	}
+	if _, err := h.store.Get(context.Background(), j.id); !errors.Is(err, jobs.ErrNotFound) {
+		t.Errorf("the removed job is still queued (%v): it never reached the history", err)
 	}
 }
