@@ -203,6 +203,12 @@ func TestStateCreateKeyPair(t *testing.T) {
 					t.Error("no retry scheduled")
 				}
 			}},
+		{name: "NEED_CHECK_SSHKEY a fifth time in a row still retried (a fault storm's bad luck, not a hold)", server: openstack, state: stCreateKeyPair, want: stCreateKeyPair, calls: []string{"EC2_VM_CREATE_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				own(h, j)
+				j.tries = 4
+				h.cloud.answer("EC2_VM_CREATE_KEYPAIR", []string{"1", "NEED_CHECK_SSHKEY", "Transport error: EOF"}, nil)
+			}},
 		{name: "resource down: no call", server: openstack, state: stCreateKeyPair, want: stCreateKeyPair,
 			setup: func(h *harness, j *job) { own(h, j); j.rs.health.Up = false }},
 		{name: "removed: leave", server: openstack, state: stCreateKeyPair, want: stDelete,
