@@ -53,7 +53,10 @@ var (
 
 // Store is the durable job queue. Implementations: OpenBolt (embedded, on disk) and
 // NewMemory (tests). Every method is safe for concurrent use. Ads returned are copies
-// the caller owns; ads passed in are copied too.
+// the caller owns; ads passed in are copied too. A queued job's ad is chained to its
+// cluster's ad (classad.ClassAd.ChainTo), which holds what all the cluster's jobs share
+// and never changes, so copies share it and cost only the job's own bindings; every
+// read sees the merged ad (Flatten gives a standalone one).
 type Store interface {
 	// NextClusterID returns the cluster id the next SubmitCluster will use (for
 	// condor_submit -dry-run); it reserves nothing.
