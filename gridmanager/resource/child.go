@@ -42,10 +42,15 @@ func (r *Resource) execGahp(ctx context.Context) (*child, error) {
 	}
 	cmd := exec.Command(r.opts.GahpPath, r.opts.GahpArgs...)
 	cmd.Env = append(os.Environ(), r.opts.GahpEnv...)
+	// The child dies with the daemon: an ec2_gahp orphaned by a SIGKILLed daemon would go
+	// on with its commands in flight (a start, a key pair file written) while the
+	// restarted daemon has already decided they never happened, which the crash loop saw
+	// as a job with two instances and a key file left behind (docs/chaos.md).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if cred, err := ownerCredential(r.key.Owner); err != nil {
 		return nil, err
 	} else if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		cmd.SysProcAttr.Credential = cred
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
