@@ -121,7 +121,7 @@ func (m *Manager) evalPolicy(j *job) {
 // (009 follows when the job leaves), jobs.Release (013). The state machine then reacts to
 // the new status as it does to condor_hold, condor_rm or condor_release.
 func (m *Manager) launchPolicy(j *job, d Decision) {
-	id := j.id
+	id, from := j.id, j.status
 	m.launch(j, m.ops, func(ctx context.Context) *result {
 		ad, err := m.store.Get(ctx, id)
 		if err != nil {
@@ -158,7 +158,9 @@ func (m *Manager) launchPolicy(j *job, d Decision) {
 				m.stats.holds.Add(1)
 				j.heldLogged = true
 			}
-			if st != j.status {
+			// A status the loop learned while the op ran (a condor_rm's event after the
+			// commit) is newer than the op's: keep it.
+			if st != j.status && j.status == from {
 				j.status = st
 				if st != jobs.StatusHeld {
 					j.heldLogged = false

@@ -471,3 +471,41 @@ func TestRemoveDuringHeldFinish(t *testing.T) {
 		t.Errorf("the removed job is still queued (%v): it never reached the history", err)
 	}
 }
+
+// raceStore runs after once, right after the next Update: a tool's change landing between
+// an op's commit and the loop applying its result.
+type raceStore struct {
+	jobs.Store
+	after func()
+}
+
+func (s *raceStore) Update(ctx context.Context, id jobs.JobID, cs []jobs.Change, d jobs.Durability) error {
+	err := s.Store.Update(ctx, id, cs, d)
+	if f := s.after; f != nil {
+		s.after = nil
+		f()
+	}
+	return err
+}
+
+// TestPolicyHoldKeepsLaterRemove: a condor_rm that lands between a periodic_hold's commit
+// and the loop applying it is not overwritten in the manager's view by the hold, or the
+// job sits parked as held while the queue says removed, never to leave (the crash loop's
+// two removed jobs left queued).
+func TestPolicyHoldKeepsLaterRemove(t *testing.T) {
+	h := newHarness(t, "Amazon")
+	j := h.submit(h.ad(`JobStatus = 2`))
+	j.status = jobs.StatusRunning
+	rs := &raceStore{Store: h.store}
+	h.m.store = rs
+	rs.after = func() {
+		if err := h.store.Update(context.Background(), j.id, []jobs.Change{jobs.SetInt(jobs.AttrJobStatus, jobs.StatusRemoved)}, jobs.Durable); err != nil {
+			t.Fatal(err)
+		}
+		h.m.setStatus(j, jobs.StatusRemoved) // the store's event, handled by the loop first
+	}
+	h.m.launchPolicy(j, Decision{Action: ActionHold, Reason: "periodic_hold", Code: 3})
+	if j.status != jobs.StatusRemoved {
+		t.Errorf("JobStatus in the manager %d after the hold's result, want %d (removed): the later condor_rm was overwritten", j.status, jobs.StatusRemoved)
+	}
+}
