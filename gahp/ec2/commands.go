@@ -50,6 +50,12 @@ const DiscardKeyFile = "/dev/null"
 // million instances, beyond any account.
 const maxPages = 10_000
 
+// statusPageSize is the MaxResults of EC2_VM_STATUS_ALL's DescribeInstances: EC2's largest
+// page, so one probe of up to 1,000 instances is one call, and a probe of more never asks
+// AWS for a response so large that it times out (AWS may also refuse an unpaged call
+// in a big account). A cloud that rejects MaxResults is asked again without it.
+const statusPageSize = 1000
+
 // Tag keys HTCondor reports in EC2_VM_STATUS_ALL's 7th and 8th fields.
 const (
 	tagSpotFleet = "aws:ec2spot:fleet-request-id"
@@ -511,7 +517,12 @@ func (g *Gahp) statusAll(ctx context.Context, req gahp.Request) []string {
 	if len(a) >= 7 && !gahp.IsNull(a[5]) && !gahp.IsNull(a[6]) {
 		in.Filters = []types.Filter{{Name: aws.String(a[5]), Values: []string{a[6]}}}
 	}
-	insts, err := r.describeInstances(ctx, in)
+	paged := in
+	paged.MaxResults = aws.Int32(statusPageSize)
+	insts, err := r.describeInstances(ctx, paged)
+	if err != nil && rejectsParameter(err) {
+		insts, err = r.describeInstances(ctx, in)
+	}
 	if err != nil {
 		return r.done(callFailure(err, ""))
 	}

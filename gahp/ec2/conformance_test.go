@@ -198,6 +198,39 @@ func TestStatusAllAllPages(t *testing.T) {
 	}
 }
 
+// TestStatusAllPagesOf1000: STATUS_ALL asks for pages of statusPageSize instances, so
+// 1,000 instances are one DescribeInstances call and 1,001 are two; a cloud that refuses
+// MaxResults is asked again without it and still answers in full.
+func TestStatusAllPagesOf1000(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		opts      ec2test.Options
+		instances int
+		calls     int
+	}{
+		{"1000 in one page", ec2test.Options{}, 1000, 1},
+		{"1001 in two pages", ec2test.Options{}, 1001, 2},
+		{"no paging: refused, then unpaged", ec2test.Options{NoPaging: true}, 1001, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t, tc.opts)
+			r := newRig(t, f.URL, fastOptions())
+			for range tc.instances {
+				r.must(CmdStart, startArgs("ami-1", gahp.Null, gahp.Null)...)
+			}
+			before := f.Calls("DescribeInstances")
+			if res := r.must(CmdStatusAll); len(res) != tc.instances*8 {
+				t.Fatalf("STATUS_ALL returned %d instances, want %d", len(res)/8, tc.instances)
+			}
+			if got := f.Calls("DescribeInstances") - before; got != tc.calls {
+				t.Errorf("DescribeInstances calls = %d, want %d", got, tc.calls)
+			}
+		})
+	}
+}
+
 func TestUserDataFile(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, ec2test.Options{})

@@ -120,6 +120,21 @@ func isThrottle(err error) bool {
 	return ok
 }
 
+// rejectsParameter reports whether the cloud refused a request for a parameter it does
+// not take (an EC2-compatible cloud without paging, say): the caller may ask again without
+// the optional parameter.
+func rejectsParameter(err error) bool {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode() {
+	case "InvalidParameter", "InvalidParameterValue", "InvalidParameterCombination", "UnknownParameter":
+		return true
+	}
+	return false
+}
+
 // IsNotFound reports an error saying the named resource does not exist
 // (InvalidInstanceID.NotFound, InvalidKeyPair.NotFound, ...).
 func IsNotFound(err error) bool {

@@ -36,7 +36,10 @@ type Options struct {
 	AccessKey string        // if set, requests signed with another key get 401 AuthFailure
 	Flavor    string        // see the Flavor constants; "" is FlavorAWS
 	Latency   time.Duration // added before every answer
-	PageSize  int           // reservations per DescribeInstances page; 0: one page
+	PageSize  int           // reservations per DescribeInstances page; 0: one page (or MaxResults' instances)
+	// NoPaging makes DescribeInstances refuse MaxResults with InvalidParameterValue, as
+	// an EC2-compatible cloud without paging may.
+	NoPaging bool
 	// IgnoreClientToken makes RunInstances start new instances for a token it has seen
 	// (moto, OpenStack), instead of returning the first call's instances (AWS).
 	IgnoreClientToken bool
@@ -648,11 +651,20 @@ func (s *Server) describeInstances(form url.Values) (string, *apiError) {
 	if t := form.Get("NextToken"); t != "" {
 		start, _ = strconv.Atoi(t)
 	}
+	// MaxResults bounds a page's instances as EC2's does (whole reservations: the fake's
+	// are one instance each, as the gahp starts them).
+	maxResults := 0
+	if m := form.Get("MaxResults"); m != "" {
+		if s.opts.NoPaging {
+			return "", &apiError{400, "InvalidParameterValue", "MaxResults is not supported"}
+		}
+		maxResults, _ = strconv.Atoi(m)
+	}
 	var b strings.Builder
 	b.WriteString("<reservationSet>")
-	shown, next := 0, 0
+	shown, shownInstances, next := 0, 0, 0
 	for ri := start; ri < len(s.reserv); ri++ {
-		if s.opts.PageSize > 0 && shown == s.opts.PageSize {
+		if (s.opts.PageSize > 0 && shown == s.opts.PageSize) || (maxResults > 0 && shownInstances >= maxResults) {
 			next = ri
 			break
 		}
@@ -666,6 +678,7 @@ func (s *Server) describeInstances(form url.Values) (string, *apiError) {
 			continue
 		}
 		shown++
+		shownInstances += len(items)
 		fmt.Fprintf(&b, "<item><reservationId>r-%d</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>%s</instancesSet></item>",
 			ri, strings.Join(items, ""))
 	}
