@@ -240,6 +240,9 @@ func stateStartVM(m *Manager, j *job) state {
 	return stStartVM
 }
 
+// codeDeadline is ec2_gahp's code for a call whose retries would pass its deadline.
+const codeDeadline = "E_DEADLINE_WOULD_BE_EXCEEDED"
+
 // startResult handles EC2_VM_START's answer.
 func (m *Manager) startResult(j *job, r *result) state {
 	switch {
@@ -269,6 +272,14 @@ func (m *Manager) startResult(j *job, r *result) state {
 	case strings.Contains(r.failureText(), "InstanceLimitExceeded"):
 		m.releaseSlot(j) // HTCondor's dead branch (§10.4), alive here
 		return m.retryLater(j, stStartVM)
+	case r.code() == codeDeadline:
+		// The gahp ran out of time retrying (a throttled cloud: AWS's RunInstances
+		// bucket under a burst). It retries only what cannot make a second instance, but
+		// an earlier attempt may have acted, so this is a lost start: seek, then start
+		// again. Not counted toward the unconfirmed-start hold: the cloud answered, it
+		// only said "slower" (HTCondor held these 40/12).
+		j.maybeStarted = true
+		return stSeekInstanceID
 	}
 	m.releaseSlot(j)
 	return holdWith(j, holdStart(r.errorString()))

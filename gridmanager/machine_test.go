@@ -278,6 +278,15 @@ func TestStateStartVM(t *testing.T) {
 				withToken(h, j)
 				h.cloud.answer("EC2_VM_START", []string{"1", "E_HTTP_RESPONSE_NOT_200 (400)", "<Code>InstanceLimitExceeded</Code>"}, nil)
 			}},
+		{name: "gahp deadline while throttled: seek, not hold", state: stStartVM, want: stSeekInstanceID, calls: []string{"EC2_VM_START"},
+			setup: func(h *harness, j *job) {
+				withToken(h, j)
+				h.cloud.answer("EC2_VM_START", []string{"1", codeDeadline, "Retry deadline would be exceeded before the next permissible attempt; last error: RequestLimitExceeded"}, nil)
+			}, check: func(t *testing.T, h *harness, j *job) {
+				if !j.maybeStarted || j.starts != 0 {
+					t.Errorf("maybeStarted %v starts %d; want a seek that does not count toward the hold", j.maybeStarted, j.starts)
+				}
+			}},
 		{name: "held before start: clear", state: stStartVM, want: stClearRequest,
 			setup: func(h *harness, j *job) { withToken(h, j); j.status = jobs.StatusHeld }},
 		{name: "held after a lost start: seek", state: stStartVM, want: stSeekInstanceID,
