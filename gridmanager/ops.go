@@ -282,7 +282,7 @@ func leaveRunning(ad *classad.ClassAd, now int64) []jobs.Change {
 // launchDone: on_exit policy on the faked exit (ExitCode 0), then Completed, held, or
 // requeued (§3.2 step 7).
 func (m *Manager) launchDone(j *job) {
-	id := j.id
+	id, from := j.id, j.status
 	m.launch(j, m.ops, func(ctx context.Context) *result {
 		ad, err := m.store.Get(ctx, id)
 		if err != nil {
@@ -290,7 +290,7 @@ func (m *Manager) launchDone(j *job) {
 		}
 		if st := jobs.Status(ad); st == jobs.StatusRemoved || st == jobs.StatusHeld || st == jobs.StatusCompleted {
 			// Removed or held since the state looked: that wins over completion.
-			return &result{apply: func(j *job) { j.status = st }}
+			return &result{apply: func(j *job) { keepLaterStatus(j, from, st) }}
 		}
 		now := m.now()
 		exit := []jobs.Change{jobs.SetInt(attrExitCode, 0), {Name: attrExitBySignal, Expr: classad.Literal(classad.Bool(false))}}
@@ -322,8 +322,8 @@ func (m *Manager) launchDone(j *job) {
 			m.stats.holds.Add(1)
 		}
 		return &result{apply: func(j *job) {
-			j.status = to
 			j.heldLogged = j.heldLogged || to == jobs.StatusHeld
+			keepLaterStatus(j, from, to)
 		}}
 	})
 }
@@ -356,7 +356,7 @@ func (m *Manager) launchFinish(j *job, destroy bool) { m.launch(j, m.ops, m.fini
 
 // launchHold puts the grid manager's hold on the job and writes 012.
 func (m *Manager) launchHold(j *job, h hold) {
-	id := j.id
+	id, from := j.id, j.status
 	m.launch(j, m.ops, func(ctx context.Context) *result {
 		ad, err := m.store.Get(ctx, id)
 		if err != nil {
@@ -366,7 +366,7 @@ func (m *Manager) launchHold(j *job, h hold) {
 		cs, err := jobs.Hold(ad, h.Reason, int64(h.Code), int64(h.SubCode), now)
 		if err != nil {
 			// Already held (or completed): the hold that is there stands.
-			return &result{apply: func(j *job) { j.status = jobs.Status(ad) }}
+			return &result{apply: func(j *job) { keepLaterStatus(j, from, jobs.Status(ad)) }}
 		}
 		cs = append(cs, leaveRunning(ad, now)...)
 		if err := m.store.Update(ctx, id, cs, jobs.Durable); err != nil {
@@ -374,8 +374,22 @@ func (m *Manager) launchHold(j *job, h hold) {
 		}
 		m.stats.holds.Add(1)
 		m.writeLog(ctx, id, logHeld)
-		return &result{apply: func(j *job) { j.status, j.heldLogged = jobs.StatusHeld, true }}
+		return &result{apply: func(j *job) {
+			j.heldLogged = true
+			keepLaterStatus(j, from, jobs.StatusHeld)
+		}}
 	})
+}
+
+// keepLaterStatus sets the status an op committed or read, unless the loop learned a
+// newer one while the op ran (a condor_rm's event after the op's commit, handled before
+// its result): overwriting it would park a job as held, or keep one idle, that the queue
+// says is removed, and nothing would move it to the history again.
+func keepLaterStatus(j *job, from, st int64) {
+	if j.status != from {
+		return
+	}
+	j.status = st
 }
 
 // rememberInstance indexes the job by its instance id for status passes.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ec2grid/ec2grid/classad"
 	"github.com/ec2grid/ec2grid/gridmanager/resource"
 	"github.com/ec2grid/ec2grid/jobs"
 )
@@ -476,7 +477,17 @@ func TestRemoveDuringHeldFinish(t *testing.T) {
 // an op's commit and the loop applying its result.
 type raceStore struct {
 	jobs.Store
-	after func()
+	after    func()
+	getAfter func() // the same, right after the next Get
+}
+
+func (s *raceStore) Get(ctx context.Context, id jobs.JobID) (*classad.ClassAd, error) {
+	ad, err := s.Store.Get(ctx, id)
+	if f := s.getAfter; f != nil {
+		s.getAfter = nil
+		f()
+	}
+	return ad, err
 }
 
 func (s *raceStore) Update(ctx context.Context, id jobs.JobID, cs []jobs.Change, d jobs.Durability) error {
@@ -507,5 +518,50 @@ func TestPolicyHoldKeepsLaterRemove(t *testing.T) {
 	h.m.launchPolicy(j, Decision{Action: ActionHold, Reason: "periodic_hold", Code: 3})
 	if j.status != jobs.StatusRemoved {
 		t.Errorf("JobStatus in the manager %d after the hold's result, want %d (removed): the later condor_rm was overwritten", j.status, jobs.StatusRemoved)
+	}
+}
+
+// TestOpResultKeepsLaterRemove: like the policy's, the grid manager's own hold and the
+// completion's on-exit commit must not overwrite in the manager's view a condor_rm that
+// landed while they ran (its event handled before their result), or the job is parked
+// as held, or requeued, while the queue says removed, and never leaves the queue.
+func TestOpResultKeepsLaterRemove(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		heldFirst bool // a condor_hold committed before the op read the ad
+		launch    func(m *Manager, j *job)
+	}{
+		{"grid manager hold", false, func(m *Manager, j *job) { m.launchHold(j, holdStart("InvalidAMIID.NotFound")) }},
+		{"grid manager hold finds a hold", true, func(m *Manager, j *job) { m.launchHold(j, holdStart("InvalidAMIID.NotFound")) }},
+		{"completion", false, func(m *Manager, j *job) { m.launchDone(j) }},
+		{"completion finds a hold", true, func(m *Manager, j *job) { m.launchDone(j) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, "Amazon")
+			j := h.submit(h.ad(`JobStatus = 2`))
+			j.status = jobs.StatusRunning
+			if tc.heldFirst {
+				if err := h.store.Update(context.Background(), j.id, []jobs.Change{jobs.SetInt(jobs.AttrJobStatus, jobs.StatusHeld)}, jobs.Durable); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rs := &raceStore{Store: h.store}
+			h.m.store = rs
+			remove := func() {
+				if err := h.store.Update(context.Background(), j.id, []jobs.Change{jobs.SetInt(jobs.AttrJobStatus, jobs.StatusRemoved)}, jobs.Durable); err != nil {
+					t.Fatal(err)
+				}
+				h.m.setStatus(j, jobs.StatusRemoved) // the store's event, handled by the loop first
+			}
+			if tc.heldFirst {
+				rs.getAfter = remove // the op commits nothing: the rm lands after its read
+			} else {
+				rs.after = remove
+			}
+			tc.launch(h.m, j)
+			if j.status != jobs.StatusRemoved {
+				t.Errorf("JobStatus in the manager %d after the op's result, want %d (removed): the later condor_rm was overwritten", j.status, jobs.StatusRemoved)
+			}
+		})
 	}
 }
