@@ -208,6 +208,11 @@ func (m *Manager) newJob(ad *classad.ClassAd) *job {
 	j.remote.dns = str(attrRemoteVMName)
 	j.remote.reason = str(attrStatusReasonCode)
 	j.ownKey = j.keyFile != "" || (j.keyPair != "" && j.keyPair == m.keyPairName(ad))
+	// The keypair's name is committed with the token, before any create; whether a
+	// cleanup already destroyed it is not in the ad (a hold's ClearRequest forgets the
+	// GridJobId first, and a crash may cut the cleanup short), so after a restart it is
+	// destroyed, and the key file removed, again: both are idempotent.
+	j.keyMaybeCreated = j.ownKey && j.keyPair != ""
 	j.executeLogged = j.status == jobs.StatusRunning || j.status == jobs.StatusCompleted
 	j.heldLogged = j.status == jobs.StatusHeld
 	fail := func(h hold) *job { j.setupErr = &h; return j }
@@ -221,7 +226,6 @@ func (m *Manager) newJob(ad *classad.ClassAd) *job {
 			return fail(holdBadGridJobID)
 		}
 		j.token, j.instanceID = g.Token, g.InstanceID
-		j.keyMaybeCreated = j.ownKey
 		j.submitLogged = j.instanceID != ""
 		j.attached = j.instanceID != "" && str(attrAttached) == j.instanceID
 	}

@@ -68,6 +68,11 @@ func (m *Manager) recoverState(j *job) state {
 		return stSpotCheck
 	case j.gone() || !clientTokenWorks(j.tokenServerType()):
 		return stSeekInstanceID
+	case j.ownKey:
+		// The keypair may not exist: the crash may have come before its creation, or
+		// after a hold's cleanup destroyed it and a release committed a new token.
+		// Creating it again is idempotent (an existing keypair is success).
+		return stCreateKeyPair
 	}
 	return stStartVM // the same token makes the start idempotent
 }

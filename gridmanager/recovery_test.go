@@ -3,7 +3,11 @@ package gridmanager
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -563,5 +567,46 @@ func TestOpResultKeepsLaterRemove(t *testing.T) {
 				t.Errorf("JobStatus in the manager %d after the op's result, want %d (removed): the later condor_rm was overwritten", j.status, jobs.StatusRemoved)
 			}
 		})
+	}
+}
+
+// TestRestartCleansKeyFile: a held job's cleanup forgets its GridJobId before it destroys
+// the keypair and removes the key file; a crash between the two (the crash loop left key
+// files whose keypairs were gone) must not leave the cleanup undone after the restart:
+// the job's keypair name in the ad is enough to destroy it, and remove the file, again.
+func TestRestartCleansKeyFile(t *testing.T) {
+	for _, status := range []int64{jobs.StatusRemoved, jobs.StatusHeld} {
+		t.Run(fmt.Sprint("JobStatus ", status), func(t *testing.T) {
+			h := newHarness(t, amazon)
+			file := filepath.Join(h.dir, "k.pem")
+			if err := os.WriteFile(file, []byte("secret"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j := h.load(fmt.Sprintf("JobStatus = %d", status), `RemoveReason = "via condor_rm"`,
+				`EC2KeyPair = "SSH_q-1_sched_1_0_100"`, fmt.Sprintf("EC2KeyPairFile = %q", file))
+			if n := h.cloud.count("EC2_VM_DESTROY_KEYPAIR"); n != 1 {
+				t.Errorf("%d EC2_VM_DESTROY_KEYPAIR, want 1 (state %s)", n, j.state)
+			}
+			if _, err := os.Stat(file); !os.IsNotExist(err) {
+				t.Errorf("key file still there after the restart's cleanup (state %s): %v", j.state, err)
+			}
+		})
+	}
+}
+
+// TestRestartCreatesKeyPairBeforeStart: a crash after a token commit for a job with its
+// own keypair (on Amazon: an ec2_keypair_file) may have come before the keypair was
+// created, or after a hold's cleanup destroyed it and a release committed a new token;
+// recovery creates it (idempotently) before the start, or the start fails on
+// InvalidKeyPair.NotFound and the job is held (the crash loop's 40/12 hold).
+func TestRestartCreatesKeyPairBeforeStart(t *testing.T) {
+	h := newHarness(t, amazon)
+	file := filepath.Join(h.dir, "k.pem")
+	j := h.load(gid("3f8a1c2e-0000-4000-8000-000000000001"), `EC2KeyPair = "SSH_q-1_sched_1_0_100"`,
+		fmt.Sprintf("EC2KeyPairFile = %q", file))
+	c := h.cloud.cmds()
+	ci, si := slices.Index(c, "EC2_VM_CREATE_KEYPAIR"), slices.Index(c, "EC2_VM_START")
+	if ci < 0 || si < 0 || ci > si {
+		t.Errorf("calls %q (state %s): want EC2_VM_CREATE_KEYPAIR before EC2_VM_START", c, j.state)
 	}
 }

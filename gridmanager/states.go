@@ -75,7 +75,7 @@ var leaveStates = []state{stCancel, stSpotCancel, stSeekInstanceID, stSpotCheck,
 // transitions lists every allowed move. step checks each move against it, and the tests
 // walk it. stHold is reachable from every state (a hold may come from anywhere).
 var transitions = map[state][]state{
-	stInit:            {stHold, stDelete, stParked, stSaveClientToken, stSubmitted, stSpotSubmitted, stSpotCheck, stSeekInstanceID, stStartVM, stClearRequest, stCancel, stSpotCancel},
+	stInit:            {stHold, stDelete, stParked, stSaveClientToken, stCreateKeyPair, stSubmitted, stSpotSubmitted, stSpotCheck, stSeekInstanceID, stStartVM, stClearRequest, stCancel, stSpotCancel},
 	stSaveClientToken: {stHold, stCreateKeyPair, stStartVM, stSpotStart, stDelete, stClearRequest},
 	stCreateKeyPair:   {stHold, stStartVM, stSpotStart, stDelete, stClearRequest, stSeekInstanceID, stSpotCheck},
 	stStartVM:         {stHold, stSaveInstanceID, stSeekInstanceID, stDelete, stClearRequest},
