@@ -610,3 +610,24 @@ func TestRestartCreatesKeyPairBeforeStart(t *testing.T) {
 		t.Errorf("calls %q (state %s): want EC2_VM_CREATE_KEYPAIR before EC2_VM_START", c, j.state)
 	}
 }
+
+// TestStopForHoldKeepsCancelling: while a job stops its instance to forget it (a hold,
+// released meanwhile), passes do not write the stopped instance's state over the ad's
+// GridJobStatus "cancelling", so a crash before the request is cleared recovers into
+// finishing the stop, not into taking the terminated instance for the job's end.
+func TestStopForHoldKeepsCancelling(t *testing.T) {
+	h := newHarness(t, amazon)
+	h.cloud.addLocked("i-1", []string{"ami", "NULL", "", "", "", "", "", "", "3f8a1c2e-0000-4000-8000-000000000001"})
+	h.cloud.insts["i-1"].State = "running"
+	j := h.load(`JobStatus = 1`, gid("3f8a1c2e-0000-4000-8000-000000000001 i-1"), `EC2InstanceName = "i-1"`, `GridJobStatus = "cancelling"`)
+	if j.state != stCancelCheck {
+		t.Fatalf("state %s after recovery, want the stop finished and checked", j.state)
+	}
+	h.m.statusUpdate(j, "terminated", "Client.UserInitiatedShutdown", "", h.clock.Now())
+	if got := h.attr(j, attrGridJobStatus); got != remoteCancelling {
+		t.Errorf("GridJobStatus %q after a pass, want %q until the request is cleared", got, remoteCancelling)
+	}
+	if st := h.m.recoverState(h.m.newJob(h.get(j))); st != stCancel {
+		t.Errorf("a restart now recovers into %s, want %s", st, stCancel)
+	}
+}

@@ -211,6 +211,16 @@ func endedBefore(j *job, in *resource.Instance) bool {
 	return in.StateReason != "Client.InstanceInitiatedShutdown" || j.x != nil && slices.Contains(j.x.retired, in.ID)
 }
 
+// stoppingToForget reports a job stopping its instance to forget it (a hold, a release
+// meanwhile, a requeue), not to complete: its ad keeps GridJobStatus "cancelling" until
+// the request is cleared, as recovery tells such an idle job from one whose instance
+// ended by itself by that alone. Written over by the stopped instance's "terminated", a
+// release landing before the cleanup made a restart take the stop for the job's end
+// (the crash loop completed a job without user data).
+func stoppingToForget(j *job) bool {
+	return (j.state == stCancel || j.state == stCancelCheck) && !j.completion
+}
+
 // statusUpdate records one instance's status (StatusUpdate, §3.4): attributes written
 // when they change, a changed state wakes the job.
 func (m *Manager) statusUpdate(j *job, st, reason, dns string, now time.Time) {
@@ -233,7 +243,10 @@ func (m *Manager) statusUpdate(j *job, st, reason, dns string, now time.Time) {
 	if st != j.remote.state {
 		j.remote.state = st
 		j.changed = true
-		cs = append(cs, jobs.SetString(attrGridJobStatus, st), jobs.SetInt(attrLastRemoteStatus, now.Unix()))
+		cs = append(cs, jobs.SetInt(attrLastRemoteStatus, now.Unix()))
+		if !stoppingToForget(j) {
+			cs = append(cs, jobs.SetString(attrGridJobStatus, st))
+		}
 	}
 	if len(cs) > 0 {
 		m.setAttrs(j, cs...)
