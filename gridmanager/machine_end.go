@@ -290,6 +290,11 @@ func stateHold(m *Manager, j *job) state {
 		j.x.hold = nil
 		j.heldLogged = true
 		if h != nil && h.park {
+			if st := j.remote.state; st != "" && st != remoteCancelling {
+				// The stop gave up: the ad's "cancelling" (kept while it tried) would make
+				// a restart after a release stop the instance, not watch it again.
+				m.setAttrs(j, jobs.SetString(attrGridJobStatus, st))
+			}
 			return stParked // the instance may live: the user decides (release or rm)
 		}
 		return m.afterGone(j)

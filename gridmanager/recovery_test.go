@@ -631,3 +631,22 @@ func TestStopForHoldKeepsCancelling(t *testing.T) {
 		t.Errorf("a restart now recovers into %s, want %s", st, stCancel)
 	}
 }
+
+// TestCancelGaveUpParksWithRemoteState: a job parked because its stop gave up (42) gets
+// its instance's last known state back in GridJobStatus, which kept "cancelling" while it
+// tried, so a release after a restart watches the instance again instead of stopping it.
+func TestCancelGaveUpParksWithRemoteState(t *testing.T) {
+	h := newHarness(t, amazon)
+	j := h.submit(h.ad(`JobStatus = 2`, gid("3f8a1c2e-0000-4000-8000-000000000001 i-1"), `EC2InstanceName = "i-1"`, `GridJobStatus = "cancelling"`))
+	j.state, j.remote.state = stHold, "running"
+	j.ext().hold = &holdCancelGaveUp
+	for i := 0; i < 5 && j.state == stHold; i++ {
+		j.state = h.run(j)
+	}
+	if j.state != stParked {
+		t.Fatalf("state %s, want parked", j.state)
+	}
+	if got := h.attr(j, attrGridJobStatus); got != "running" {
+		t.Errorf("GridJobStatus %q when parked, want the instance's last state %q", got, "running")
+	}
+}
