@@ -458,3 +458,29 @@ func TestChainConcurrentPrinting(t *testing.T) {
 		compareAds(t, chainedJob(t, base, 0), ref)
 	}
 }
+
+// TestSameExpr: the same node or the same text; literals compared by value.
+func TestSameExpr(t *testing.T) {
+	x := MustParseExpr("a + 1")
+	for _, tc := range []struct {
+		name string
+		a, b Expr
+		want bool
+	}{
+		{"same node", x, x, true},
+		{"same text", x, MustParseExpr("a+1"), true},
+		{"other text", x, MustParseExpr("a + 2"), false},
+		{"equal strings", Literal(String("x")), Literal(String("x")), true},
+		{"other strings", Literal(String("x")), Literal(String("y")), false},
+		{"equal ints", Literal(Int(7)), Literal(Int(7)), true},
+		{"int and real", Literal(Int(7)), Literal(Real(7)), false},
+		{"equal reals", Literal(Real(0.5)), Literal(Real(0.5)), true},
+		{"other bools", Literal(Bool(true)), Literal(Bool(false)), false},
+		{"nil and literal", nil, Literal(Int(1)), false},
+		{"literal and expression", Literal(Int(1)), MustParseExpr("1 + 0"), false},
+	} {
+		if got := SameExpr(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: SameExpr = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package classad
 
 import (
 	"hash/maphash"
+	"math"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -251,7 +252,13 @@ func (ad *ClassAd) ChainedCopy(base *ClassAd) *ClassAd {
 
 // sameExpr reports whether a and b are the same expression: the same node, or nodes
 // that print the same (and so parse back alike).
-func sameExpr(a, b Expr) bool {
+func sameExpr(a, b Expr) bool { return SameExpr(a, b) }
+
+// SameExpr reports whether a and b are the same expression: the same node, or the same
+// text. Literals are compared by value without building text (the common case when a
+// queue compares the stamped per-job constants of a cluster's ads); a false answer for
+// two literals that print alike (a real that is -0 or NaN) only costs sharing.
+func SameExpr(a, b Expr) bool {
 	if a == b {
 		return true
 	}
@@ -259,11 +266,17 @@ func sameExpr(a, b Expr) bool {
 		return false
 	}
 	if la, ok := a.(*literal); ok {
-		// The common case, stamped per-job constants, without building text when the
-		// kinds already differ.
 		lb, ok := b.(*literal)
 		if !ok || la.v.kind != lb.v.kind {
 			return false
+		}
+		switch la.v.kind {
+		case StringKind:
+			return la.v.s == lb.v.s
+		case IntKind, BoolKind:
+			return la.v.i == lb.v.i
+		case RealKind:
+			return math.Float64bits(la.v.f) == math.Float64bits(lb.v.f)
 		}
 	}
 	return Unparse(a) == Unparse(b)

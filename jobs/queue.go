@@ -497,7 +497,6 @@ func clusterBase(ads []*classad.ClassAd, cluster int64) *classad.ClassAd {
 	type candidate struct {
 		name, key string
 		expr      classad.Expr
-		text      string // Unparse(expr), once needed
 	}
 	var cands []candidate
 	for _, name := range ads[0].Names() {
@@ -519,16 +518,8 @@ func clusterBase(ads []*classad.ClassAd, cluster int64) *classad.ClassAd {
 			if !ok {
 				continue
 			}
-			if e != c.expr {
-				if e == nil || c.expr == nil {
-					continue
-				}
-				if c.text == "" {
-					c.text = classad.Unparse(c.expr)
-				}
-				if classad.Unparse(e) != c.text {
-					continue
-				}
+			if !classad.SameExpr(e, c.expr) {
+				continue
 			}
 			keep = append(keep, c)
 		}
