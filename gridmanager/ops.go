@@ -149,20 +149,9 @@ func (m *Manager) launchStart(j *job) {
 	j.cancel = cancel
 	m.launch(j, m.startOps, func(ctx context.Context) *result {
 		defer cancel()
-		var rel func()
-		if !have {
-			var err error
-			if rel, err = cloud.AcquireSubmitSlot(slotCtx); err != nil {
-				if slotCtx.Err() != nil && ctx.Err() == nil {
-					err = errOpCancelled
-				}
-				return &result{err: err}
-			}
-		}
-		keep := func(j *job) {
-			if rel != nil {
-				j.release = rel
-			}
+		rel, keep, fail := takeSlot(ctx, slotCtx, cloud, have)
+		if fail != nil {
+			return fail
 		}
 		ad, err := m.store.Get(ctx, id)
 		if err != nil {
@@ -413,4 +402,26 @@ func (m *Manager) forgetRemote(j *job) {
 	if j.x != nil {
 		j.x.attachStep, j.x.spotInst, j.x.purged, j.x.lastErr = 0, "", 0, ""
 	}
+}
+
+// takeSlot waits for a submit slot for a start op unless the job already holds one
+// (have). fail is the op's result when no slot came (errOpCancelled when the job's own
+// wait was cancelled); keep hands an acquired slot to the job when the op's result is
+// applied.
+func takeSlot(ctx, slotCtx context.Context, cloud Cloud, have bool) (rel func(), keep func(*job), fail *result) {
+	if !have {
+		var err error
+		if rel, err = cloud.AcquireSubmitSlot(slotCtx); err != nil {
+			if slotCtx.Err() != nil && ctx.Err() == nil {
+				err = errOpCancelled
+			}
+			return nil, nil, &result{err: err}
+		}
+	}
+	keep = func(j *job) {
+		if rel != nil {
+			j.release = rel
+		}
+	}
+	return rel, keep, nil
 }

@@ -54,20 +54,9 @@ func (m *Manager) launchSpotStart(j *job) {
 	j.cancel = cancel
 	m.launch(j, m.startOps, func(ctx context.Context) *result {
 		defer cancel()
-		var rel func()
-		if !have {
-			var err error
-			if rel, err = cloud.AcquireSubmitSlot(slotCtx); err != nil {
-				if slotCtx.Err() != nil && ctx.Err() == nil {
-					err = errOpCancelled
-				}
-				return &result{err: err}
-			}
-		}
-		keep := func(j *job) {
-			if rel != nil {
-				j.release = rel
-			}
+		_, keep, fail := takeSlot(ctx, slotCtx, cloud, have)
+		if fail != nil {
+			return fail
 		}
 		ad, err := m.store.Get(ctx, id)
 		if err != nil {
