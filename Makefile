@@ -61,8 +61,9 @@ scale: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# FUZZ_LEDGER (default bench/fuzz-ledger.tsv) keeps a line per run; scripts/fuzz-totals sums it.
 fuzz:
-	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz-all
+	FUZZTIME=$(FUZZTIME) FUZZ_LEDGER=$(or $(FUZZ_LEDGER),bench/fuzz-ledger.tsv) GO=$(GO) scripts/fuzz-all
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
