@@ -208,16 +208,14 @@ func (q *queue) SubmitCluster(ctx context.Context, key string, ads []*classad.Cl
 		}
 	}
 	base := clusterBase(ads, cluster)
-	jobs := make([]*classad.ClassAd, len(ads))
-	for i, ad := range ads {
-		// Each job holds only what differs from the cluster's ad (ProcId, GlobalJobId,
-		// ...), as HTCondor's schedd chains proc ads to cluster ads.
-		j := ad.ChainedCopy(base)
+	// Each job holds only what differs from the cluster's ad (ProcId, GlobalJobId, ...),
+	// as HTCondor's schedd chains proc ads to cluster ads.
+	jobs := classad.ChainedCopies(ads, base)
+	for i, j := range jobs {
 		if v, ok := j.EvalAttr(AttrClusterID).IntValue(); !ok || v != cluster {
 			j.SetInt(AttrClusterID, cluster)
 		}
 		j.SetInt(AttrProcID, int64(i))
-		jobs[i] = j
 	}
 	if err := q.be.submit(key, cluster, base, jobs); err != nil {
 		return 0, fmt.Errorf("submit cluster %d: %w", cluster, err)
@@ -491,44 +489,11 @@ func sortByID(ads []*classad.ClassAd) {
 func eqFold(a, b string) bool { return strings.EqualFold(a, b) }
 
 // clusterBase returns the cluster's ad: ClusterId and every attribute that all of ads
-// bind to the same expression (the same parsed node, or the same text), except ProcId.
-// It is never changed afterwards: every job of the cluster is chained to it.
+// bind alike (classad.SharedBindings), except ProcId. It is never changed afterwards:
+// every job of the cluster is chained to it.
 func clusterBase(ads []*classad.ClassAd, cluster int64) *classad.ClassAd {
-	type candidate struct {
-		name, key string
-		expr      classad.Expr
-	}
-	var cands []candidate
-	for _, name := range ads[0].Names() {
-		key := strings.ToLower(name)
-		if key == lowerClusterID || key == lowerProcID {
-			continue
-		}
-		e, _ := ads[0].Lookup(key)
-		cands = append(cands, candidate{name: name, key: key, expr: e})
-	}
-	for _, ad := range ads[1:] {
-		if len(cands) == 0 {
-			break
-		}
-		keep := cands[:0]
-		for _, c := range cands {
-			// Lower-case keys look up without a conversion.
-			e, ok := ad.Lookup(c.key)
-			if !ok {
-				continue
-			}
-			if !classad.SameExpr(e, c.expr) {
-				continue
-			}
-			keep = append(keep, c)
-		}
-		cands = keep
-	}
-	base := classad.New()
-	for _, c := range cands {
-		base.Set(c.name, c.expr)
-	}
+	base := classad.SharedBindings(ads)
+	base.Delete(lowerProcID)
 	base.SetInt(AttrClusterID, cluster)
 	return base
 }
