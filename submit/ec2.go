@@ -67,7 +67,7 @@ func (jb *jobBuilder) setEC2Keys() error {
 			return jb.fail(k.p, nil, "EC2 jobs require a '%s' or '%s' parameter (a key file, or %s)", k.p.key, k.alt, fromInstance)
 		}
 		path := absPath(jb.iwd, k.p.value)
-		st, err := jb.r.fs.checkReadable(path)
+		st, err := jb.r.checkReadable(path)
 		if err != nil {
 			return jb.fail(k.p, err, "Failed to open %s %s (%s)", k.what, path, errno(err))
 		}

@@ -3,6 +3,7 @@ package submit
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -113,6 +114,50 @@ type run struct {
 	queued  bool
 	pending []*stmt // statements since the last queue statement
 	warned  map[string]bool
+	// exprs and readable remember, for the jobs still to build, what every job of a
+	// cluster usually repeats: the parsed policy expressions (immutable, so the ads
+	// share them, which is also what lets the queue and the wire hold them once per
+	// cluster) and the check of each key file (one open per file, not per job).
+	exprs    map[string]classad.Expr
+	readable map[string]readableResult
+}
+
+// exprCacheMax bounds run.exprs: expressions that differ per job ($(Process) in a
+// policy) would only grow it.
+const exprCacheMax = 4096
+
+// readableResult is one fsys.checkReadable answer.
+type readableResult struct {
+	st  fs.FileInfo
+	err error
+}
+
+// parseExpr parses src as a ClassAd expression, once per distinct src in a run.
+func (r *run) parseExpr(src string) (classad.Expr, error) {
+	if e, ok := r.exprs[src]; ok {
+		return e, nil
+	}
+	e, err := classad.ParseExpr(src)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.exprs) < exprCacheMax {
+		r.exprs[src] = e
+	}
+	return e, nil
+}
+
+// checkReadable is fsys.checkReadable, once per path in a run: the jobs of a submit
+// name the same key files, and the answer does not change within a submit.
+func (r *run) checkReadable(path string) (fs.FileInfo, error) {
+	if res, ok := r.readable[path]; ok {
+		return res.st, res.err
+	}
+	st, err := r.fs.checkReadable(path)
+	if len(r.readable) < exprCacheMax {
+		r.readable[path] = readableResult{st, err}
+	}
+	return st, err
 }
 
 // Jobs runs the file's statements in order and, at each queue statement, expands the
@@ -168,7 +213,8 @@ func joinNonEmpty(a, b string) string {
 }
 
 func newRun(f *File, opts Options) (*run, error) {
-	r := &run{f: f, opts: opts, fs: fsys{root: opts.Root}, table: macroTable{}, sub: &Submission{}, warned: map[string]bool{}}
+	r := &run{f: f, opts: opts, fs: fsys{root: opts.Root}, table: macroTable{}, sub: &Submission{}, warned: map[string]bool{},
+		exprs: map[string]classad.Expr{}, readable: map[string]readableResult{}}
 	r.nextID = opts.ClusterID
 	if r.nextID <= 0 {
 		r.nextID = 1
@@ -583,7 +629,7 @@ func (jb *jobBuilder) setPolicy() error {
 			}
 			src = k.def
 		}
-		e, err := classad.ParseExpr(src)
+		e, err := jb.r.parseExpr(src)
 		if err != nil {
 			return exprError(jb.r.f.Name, p.line, p.key, src, err)
 		}
@@ -637,7 +683,7 @@ func (jb *jobBuilder) setForced() error {
 			jb.ad.Delete(attr)
 			continue
 		}
-		e, err := classad.ParseExpr(v)
+		e, err := jb.r.parseExpr(v)
 		if err != nil {
 			return exprError(jb.r.f.Name, d.line, d.written, v, err)
 		}
