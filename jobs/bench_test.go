@@ -75,3 +75,62 @@ func BenchmarkQuery100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/query")
 }
+
+// benchDeletes is how many jobs BenchmarkDelete10k moves to the history per iteration.
+const benchDeletes = 10_000
+
+// benchDeleters is how many goroutines delete at once in the concurrent case: about as
+// many as the grid manager's finish ops (MaxOps) run together.
+const benchDeleters = 64
+
+// BenchmarkDelete10k: 10,000 Deletes (queue to history, durable) on the bbolt store, from
+// one goroutine and from benchDeleters goroutines (deletes/s).
+func BenchmarkDelete10k(b *testing.B) {
+	for _, workers := range []int{1, benchDeleters} {
+		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
+			ctx := context.Background()
+			ads := benchAds(benchDeletes)
+			for b.Loop() {
+				b.StopTimer()
+				s, err := OpenBolt(filepath.Join(b.TempDir(), "jobs.db"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := s.SubmitCluster(ctx, "", ads)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids := make(chan JobID, benchDeletes)
+				for p := range int64(benchDeletes) {
+					ids <- JobID{Cluster: c, Proc: p}
+				}
+				close(ids)
+				errs := make(chan error, workers)
+				b.StartTimer()
+				for range workers {
+					go func() {
+						for id := range ids {
+							if err := s.Delete(ctx, id); err != nil {
+								errs <- err
+								return
+							}
+						}
+						errs <- nil
+					}()
+				}
+				for range workers {
+					if err := <-errs; err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				if left, err := s.Query(ctx, nil); err != nil || len(left) != 0 {
+					b.Fatalf("after the deletes: %d jobs queued, %v", len(left), err)
+				}
+				s.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(benchDeletes)*float64(b.N)/b.Elapsed().Seconds(), "deletes/s")
+		})
+	}
+}

@@ -310,10 +310,14 @@ func (b *boltBackend) submit(key string, cluster int64, base *classad.ClassAd, j
 	})
 }
 
-func (b *boltBackend) flush(put []*classad.ClassAd, del []JobID) error {
+func (b *boltBackend) flush(put []*classad.ClassAd, removed []*classad.ClassAd) error {
 	recs := make([][]byte, len(put))
 	for i, j := range put {
 		recs[i] = encodeJob(j)
+	}
+	hist := make([][]byte, len(removed))
+	for i, ad := range removed {
+		hist[i] = encodeRecord(ad)
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
 		bj := tx.Bucket(bucketJobs)
@@ -322,11 +326,26 @@ func (b *boltBackend) flush(put []*classad.ClassAd, del []JobID) error {
 				return err
 			}
 		}
-		for _, id := range del {
+		h := tx.Bucket(bucketHistory)
+		// Sequences ascend, so history pages fill completely.
+		h.FillPercent = 1.0
+		clusters := map[int64]struct{}{}
+		for i, ad := range removed {
+			id := ID(ad)
 			if err := bj.Delete(jobKey(id)); err != nil {
 				return err
 			}
-			if err := dropClusterIfEmpty(tx, id.Cluster); err != nil {
+			clusters[id.Cluster] = struct{}{}
+			seq, err := h.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := h.Put(u64(seq), hist[i]); err != nil {
+				return err
+			}
+		}
+		for c := range clusters {
+			if err := dropClusterIfEmpty(tx, c); err != nil {
 				return err
 			}
 		}
@@ -341,24 +360,6 @@ func dropClusterIfEmpty(tx *bolt.Tx, cluster int64) error {
 		return nil
 	}
 	return tx.Bucket(bucketClusters).Delete(prefix)
-}
-
-func (b *boltBackend) remove(id JobID, ad *classad.ClassAd) error {
-	rec := encodeRecord(ad)
-	return b.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketJobs).Delete(jobKey(id)); err != nil {
-			return err
-		}
-		if err := dropClusterIfEmpty(tx, id.Cluster); err != nil {
-			return err
-		}
-		h := tx.Bucket(bucketHistory)
-		seq, err := h.NextSequence()
-		if err != nil {
-			return err
-		}
-		return h.Put(u64(seq), rec)
-	})
 }
 
 func (b *boltBackend) history(ctx context.Context, constraint classad.Expr, limit int) ([]*classad.ClassAd, error) {

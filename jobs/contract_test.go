@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -356,6 +357,230 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("UpdateIf", func(t *testing.T) {
+		s := open(t)
+		c := mustSubmit(t, s, "", newJobs(1, "a"))
+		id := JobID{c, 0}
+		ch := s.Subscribe(ctx)
+		if err := s.UpdateIf(ctx, id, StatusIdle, []Change{SetInt(AttrJobStatus, StatusRunning)}, Durable); err != nil {
+			t.Fatalf("UpdateIf from the status there: %v", err)
+		}
+		if ev := nextEvent(t, ch); ev.Kind != StatusChanged || ev.ID != id || ev.Status != StatusRunning {
+			t.Errorf("event %+v", ev)
+		}
+		// The status the caller read is gone: nothing changes, the error says what is there.
+		err := s.UpdateIf(ctx, id, StatusIdle, []Change{SetInt(AttrJobStatus, StatusHeld), SetInt("Stale", 1)}, Batched)
+		if !errors.Is(err, ErrStatusChanged) {
+			t.Fatalf("UpdateIf from a stale status: %v", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, id.String()) || !strings.Contains(msg, "JobStatus is 2") {
+			t.Errorf("error %q does not name the job and the status found", msg)
+		}
+		ad, _ := s.Get(ctx, id)
+		if Status(ad) != StatusRunning {
+			t.Errorf("JobStatus = %d after a refused UpdateIf", Status(ad))
+		}
+		if _, ok := ad.Lookup("Stale"); ok {
+			t.Errorf("a refused UpdateIf applied part of its changes: %s", ad)
+		}
+		select {
+		case ev := <-ch:
+			t.Errorf("event %+v for a refused UpdateIf", ev)
+		default:
+		}
+		// Changes that leave JobStatus alone are conditional too.
+		if err := s.UpdateIf(ctx, id, StatusRunning, []Change{SetString("GridJobStatus", "running")}, Batched); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateIf(ctx, id, StatusIdle, []Change{SetString("GridJobStatus", "x")}, Batched); !errors.Is(err, ErrStatusChanged) {
+			t.Errorf("attribute-only UpdateIf from a stale status: %v", err)
+		}
+		if ad, _ := s.Get(ctx, id); ad.EvalAttr("GridJobStatus").String() != `"running"` {
+			t.Errorf("GridJobStatus = %s", ad.EvalAttr("GridJobStatus"))
+		}
+		if err := s.UpdateIf(ctx, JobID{c, 9}, StatusIdle, nil, Batched); !errors.Is(err, ErrNotFound) {
+			t.Errorf("UpdateIf of a missing job: %v", err)
+		}
+		if err := s.UpdateIf(ctx, id, StatusRunning, []Change{SetInt(AttrProcID, 3)}, Batched); err == nil {
+			t.Error("UpdateIf changed ProcId")
+		}
+	})
+
+	t.Run("UpdateIfRace", func(t *testing.T) {
+		// Many goroutines race to move the same jobs out of the status they all read:
+		// exactly one wins each job, and its changes are the ones kept. Then JobStatus
+		// is used as a counter, each goroutine incrementing it by compare-and-swap: no
+		// increment may be lost or doubled.
+		s := open(t)
+		const jobs, racers, increments = 20, 16, 25
+		c := mustSubmit(t, s, "", newJobs(jobs, "a"))
+		var wg sync.WaitGroup
+		wins := make([][]int, jobs)
+		var mu sync.Mutex
+		errs := make(chan error, jobs*racers)
+		for r := 0; r < racers; r++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for p := 0; p < jobs; p++ {
+					d := Batched
+					if (r+p)%3 == 0 {
+						d = Durable
+					}
+					err := s.UpdateIf(ctx, JobID{c, int64(p)}, StatusIdle,
+						[]Change{SetInt(AttrJobStatus, StatusRemoved), SetInt("Winner", int64(r))}, d)
+					switch {
+					case err == nil:
+						mu.Lock()
+						wins[p] = append(wins[p], r)
+						mu.Unlock()
+					case !errors.Is(err, ErrStatusChanged):
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for p, w := range wins {
+			if len(w) != 1 {
+				t.Errorf("job %d: %d winners %v, want exactly 1", p, len(w), w)
+				continue
+			}
+			ad, _ := s.Get(ctx, JobID{c, int64(p)})
+			if v, _ := ad.EvalAttr("Winner").IntValue(); Status(ad) != StatusRemoved || v != int64(w[0]) {
+				t.Errorf("job %d: JobStatus %d, Winner %d; the winner was %d", p, Status(ad), v, w[0])
+			}
+		}
+
+		id := JobID{c, 0}
+		const start = 100
+		if err := s.Update(ctx, id, []Change{SetInt(AttrJobStatus, start)}, Batched); err != nil {
+			t.Fatal(err)
+		}
+		var incs sync.WaitGroup
+		counts := make(chan int, racers)
+		for r := 0; r < racers; r++ {
+			incs.Add(1)
+			go func() {
+				defer incs.Done()
+				lost := 0
+				for done := 0; done < increments; {
+					ad, err := s.Get(ctx, id)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					st := Status(ad)
+					err = s.UpdateIf(ctx, id, st, []Change{SetInt(AttrJobStatus, st+1)}, Batched)
+					switch {
+					case err == nil:
+						done++
+					case errors.Is(err, ErrStatusChanged):
+						lost++
+					default:
+						t.Error(err)
+						return
+					}
+				}
+				counts <- lost
+			}()
+		}
+		incs.Wait()
+		close(counts)
+		ad, _ := s.Get(ctx, id)
+		if got, want := Status(ad), int64(start+racers*increments); got != want {
+			t.Errorf("counter = %d after %d compare-and-swap increments from %d, want %d", got, racers*increments, start, want)
+		}
+		lost := 0
+		for n := range counts {
+			lost += n
+		}
+		t.Logf("%d increments refused for a stale read", lost)
+	})
+
+	t.Run("ConcurrentDeletes", func(t *testing.T) {
+		// Deletes from many goroutines share commits; a reader of the queue and then the
+		// history meanwhile never finds a job in neither, nor twice in the history.
+		s := open(t)
+		const n, deleters = 300, 16
+		c := mustSubmit(t, s, "", newJobs(n, "a"))
+		ids := make(chan JobID, n)
+		for p := int64(0); p < n; p++ {
+			ids <- JobID{c, p}
+		}
+		close(ids)
+		stop := make(chan struct{})
+		readerDone := make(chan struct{})
+		go func() {
+			defer close(readerDone)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				queued, err := s.Query(ctx, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				hist, err := s.History(ctx, nil, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seen := map[JobID]int{}
+				for _, ad := range hist {
+					seen[ID(ad)]++
+				}
+				for id, k := range seen {
+					if k > 1 {
+						t.Errorf("job %s is %d times in the history", id, k)
+						return
+					}
+				}
+				for _, ad := range queued {
+					seen[ID(ad)]++
+				}
+				for p := int64(0); p < n; p++ {
+					if seen[JobID{c, p}] == 0 {
+						t.Errorf("job %d.%d is neither queued nor in the history", c, p)
+						return
+					}
+				}
+			}
+		}()
+		var wg sync.WaitGroup
+		for range deleters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for id := range ids {
+					if err := s.Delete(ctx, id); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		<-readerDone
+		if q, _ := s.Query(ctx, nil); len(q) != 0 {
+			t.Errorf("%d jobs still queued", len(q))
+		}
+		hist, err := s.History(ctx, nil, 0)
+		if err != nil || len(hist) != n {
+			t.Fatalf("History = %d jobs, %v; want %d", len(hist), err, n)
+		}
+		if h, _ := s.History(ctx, nil, 7); len(h) != 7 {
+			t.Errorf("History limit 7 gave %d", len(h))
+		}
+	})
+
 	t.Run("ConcurrentUpdates", func(t *testing.T) {
 		s := open(t)
 		const jobs, writers, rounds = 20, 8, 25
@@ -520,6 +745,12 @@ func storeContract(t *testing.T, newStore func(t *testing.T) Store) {
 		if err := s.Update(ctx, JobID{1, 0}, nil, Durable); !errors.Is(err, ErrClosed) {
 			t.Errorf("update after close: %v", err)
 		}
+		if err := s.UpdateIf(ctx, JobID{1, 0}, StatusIdle, nil, Durable); !errors.Is(err, ErrClosed) {
+			t.Errorf("UpdateIf after close: %v", err)
+		}
+		if err := s.Delete(ctx, JobID{1, 0}); !errors.Is(err, ErrClosed) {
+			t.Errorf("Delete after close: %v", err)
+		}
 		if _, err := s.QueryShared(ctx, nil); !errors.Is(err, ErrClosed) {
 			t.Errorf("QueryShared after close: %v", err)
 		}
@@ -616,6 +847,27 @@ func TestBoltDurableWithoutClose(t *testing.T) {
 	got, err := s2.Get(ctx, JobID{c, 1})
 	if err != nil || got.EvalAttr("EC2InstanceName").String() != `"i-123"` {
 		t.Errorf("durable update not on disk: %v %v", got, err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// So is a Delete, though it shares the group commit: the job is out of the queue
+	// and in the history of a copy taken the moment it returns.
+	if err := s.Delete(ctx, JobID{c, 0}); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, path, snap)
+	s3, err := OpenBolt(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if _, err := s3.Get(ctx, JobID{c, 0}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted job still queued on disk: %v", err)
+	}
+	if h, err := s3.History(ctx, nil, 0); err != nil || len(h) != 1 || ID(h[0]) != (JobID{c, 0}) {
+		t.Errorf("history on disk after Delete returned: %v %v", h, err)
 	}
 }
 

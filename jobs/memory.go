@@ -31,13 +31,12 @@ func (m *memBackend) load() ([]*classad.ClassAd, int64, map[string]int64, error)
 func (m *memBackend) submit(string, int64, *classad.ClassAd, []*classad.ClassAd) error {
 	return nil
 }
-func (m *memBackend) flush([]*classad.ClassAd, []JobID) error { return nil }
-func (m *memBackend) close() error                            { return nil }
+func (m *memBackend) close() error { return nil }
 
-func (m *memBackend) remove(_ JobID, ad *classad.ClassAd) error {
+func (m *memBackend) flush(_ []*classad.ClassAd, removed []*classad.ClassAd) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.hist = append(m.hist, ad)
+	m.hist = append(m.hist, removed...)
 	return nil
 }
 

@@ -25,13 +25,14 @@ const GroupCommitWindow = 5 * time.Millisecond
 const SubscriberBuffer = 4096
 
 // backend is where the queue keeps its state besides memory. Calls that write are
-// serialized by the queue (writeMu), so a group commit never reorders with a delete.
+// serialized by the queue (writeMu), so a group commit never reorders with a submit.
 type backend interface {
 	load() (jobs []*classad.ClassAd, nextCluster int64, keys map[string]int64, err error)
 	// submit stores a new cluster: base is the ad its jobs are chained to.
 	submit(key string, cluster int64, base *classad.ClassAd, jobs []*classad.ClassAd) error
-	flush(put []*classad.ClassAd, del []JobID) error
-	remove(id JobID, ad *classad.ClassAd) error
+	// flush writes put (queued jobs) and moves removed (whole ads of deleted jobs, in the
+	// order deleted) from the queue to the history, all in one transaction.
+	flush(put []*classad.ClassAd, removed []*classad.ClassAd) error
 	history(ctx context.Context, constraint classad.Expr, limit int) ([]*classad.ClassAd, error)
 	close() error
 }
@@ -44,7 +45,9 @@ type subscriber struct {
 // queue is the Store both implementations share: every job in memory, indexed by id,
 // with a backend for durability. Its guarantee: what SubmitCluster, Delete and a Durable
 // Update acknowledged is in the backend; batched updates reach it within
-// GroupCommitWindow; memory always shows every acknowledged change.
+// GroupCommitWindow; memory always shows every acknowledged change; a deleted job is
+// always in the queue or the history as History and Get see them, never both or
+// neither.
 type queue struct {
 	be      backend
 	queueID string // fixed for the life of the store
@@ -56,13 +59,16 @@ type queue struct {
 	nextCluster int64
 	keys        map[string]int64
 	dirty       map[JobID]struct{}
+	pending     []*classad.ClassAd // deleted jobs (whole ads) waiting for the next commit
+	committing  []*classad.ClassAd // deleted jobs the commit in progress is writing
 	waiters     []chan error
 	subs        map[*subscriber]struct{}
 	closed      bool
 
-	kick chan struct{}
-	done chan struct{}
-	wg   sync.WaitGroup
+	kick   chan struct{} // batched work: commit within GroupCommitWindow
+	urgent chan struct{} // a caller waits for the disk: commit now
+	done   chan struct{}
+	wg     sync.WaitGroup
 }
 
 func newQueue(be backend, queueID string) (*queue, error) {
@@ -79,6 +85,7 @@ func newQueue(be backend, queueID string) (*queue, error) {
 		dirty:       map[JobID]struct{}{},
 		subs:        map[*subscriber]struct{}{},
 		kick:        make(chan struct{}, 1),
+		urgent:      make(chan struct{}, 1),
 		done:        make(chan struct{}),
 	}
 	if q.keys == nil {
@@ -101,54 +108,61 @@ func (q *queue) committer() {
 		select {
 		case <-q.done:
 			return
+		case <-q.urgent:
 		case <-q.kick:
-		}
-		t := time.NewTimer(GroupCommitWindow)
-		select {
-		case <-q.done:
-			t.Stop()
-			return
-		case <-t.C:
+			// Only batched work: wait for the rest of the burst, unless a caller starts
+			// waiting for the disk meanwhile.
+			t := time.NewTimer(GroupCommitWindow)
+			select {
+			case <-q.done:
+				t.Stop()
+				return
+			case <-t.C:
+			case <-q.urgent:
+				t.Stop()
+			}
 		}
 		q.flush()
 	}
 }
 
-// flush writes every dirty job in one backend transaction and wakes durable waiters.
+// flush writes every dirty job and every pending delete in one backend transaction and
+// wakes the waiters whose changes it carried.
 func (q *queue) flush() {
 	q.writeMu.Lock()
 	defer q.writeMu.Unlock()
 	q.mu.Lock()
 	var put []*classad.ClassAd
-	var del []JobID
 	for id := range q.dirty {
 		if ad, ok := q.jobs[id]; ok {
 			put = append(put, ad.Copy())
-		} else {
-			del = append(del, id)
 		}
 	}
 	q.dirty = map[JobID]struct{}{}
+	removed := q.pending
+	q.committing = removed
+	q.pending = nil
 	waiters := q.waiters
 	q.waiters = nil
 	q.mu.Unlock()
 	var err error
-	if len(put)+len(del) > 0 {
-		err = q.be.flush(put, del)
+	if len(put)+len(removed) > 0 {
+		err = q.be.flush(put, removed)
 	}
+	q.mu.Lock()
+	q.committing = nil
 	if err != nil {
-		err = fmt.Errorf("group commit of %d jobs: %w", len(put)+len(del), err)
-		// Keep them dirty, so the next commit tries again rather than leaving memory
+		err = fmt.Errorf("group commit of %d jobs and %d deletes: %w", len(put), len(removed), err)
+		// Keep them pending, so the next commit tries again rather than leaving memory
 		// and disk apart for good.
-		q.mu.Lock()
 		for _, ad := range put {
-			q.dirty[ID(ad)] = struct{}{}
+			if _, ok := q.jobs[ID(ad)]; ok {
+				q.dirty[ID(ad)] = struct{}{}
+			}
 		}
-		for _, id := range del {
-			q.dirty[id] = struct{}{}
-		}
-		q.mu.Unlock()
+		q.pending = append(removed, q.pending...)
 	}
+	q.mu.Unlock()
 	for _, w := range waiters {
 		w <- err
 	}
@@ -248,6 +262,16 @@ func (q *queue) Get(ctx context.Context, id JobID) (*classad.ClassAd, error) {
 }
 
 func (q *queue) Update(ctx context.Context, id JobID, changes []Change, d Durability) error {
+	return q.update(ctx, id, -1, changes, d)
+}
+
+func (q *queue) UpdateIf(ctx context.Context, id JobID, want int64, changes []Change, d Durability) error {
+	return q.update(ctx, id, want, changes, d)
+}
+
+// update applies changes; when want >= 0 only if the job's JobStatus is want, checked
+// under the same lock that applies them, so no other write lands between.
+func (q *queue) update(ctx context.Context, id JobID, want int64, changes []Change, d Durability) error {
 	for _, c := range changes {
 		if eqFold(c.Name, AttrClusterID) || eqFold(c.Name, AttrProcID) {
 			return fmt.Errorf("update job %s: %s cannot change", id, c.Name)
@@ -262,6 +286,12 @@ func (q *queue) Update(ctx context.Context, id JobID, changes []Change, d Durabi
 	if !ok {
 		q.mu.Unlock()
 		return fmt.Errorf("update job %s: %w", id, ErrNotFound)
+	}
+	if want >= 0 {
+		if st := Status(ad); st != want {
+			q.mu.Unlock()
+			return fmt.Errorf("update job %s: JobStatus is %d, not %d: %w", id, st, want, ErrStatusChanged)
+		}
 	}
 	// The stored ad is replaced, not changed in place, so copies already handed out
 	// (Query results being evaluated) never see a half-applied update. The copy stays
@@ -283,46 +313,66 @@ func (q *queue) Update(ctx context.Context, id JobID, changes []Change, d Durabi
 		}
 	}
 	q.mu.Unlock()
-	select {
-	case q.kick <- struct{}{}:
-	default:
-	}
+	q.signal(w != nil)
 	if w == nil {
 		return nil
 	}
+	if err := q.wait(ctx, w); err != nil {
+		return fmt.Errorf("update job %s: %w", id, err)
+	}
+	return nil
+}
+
+// signal tells the committer there is work: urgent when a caller waits for it to be on
+// disk, which is committed at once rather than after GroupCommitWindow (the callers that
+// arrive during that commit's fsync share the next one).
+func (q *queue) signal(urgent bool) {
+	ch := q.kick
+	if urgent {
+		ch = q.urgent
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// wait waits for the group commit that carries the caller's change.
+func (q *queue) wait(ctx context.Context, w chan error) error {
 	select {
 	case err := <-w:
-		if err != nil {
-			return fmt.Errorf("update job %s: %w", id, err)
-		}
-		return nil
+		return err
 	case <-ctx.Done():
-		return fmt.Errorf("update job %s: waiting for commit: %w", id, ctx.Err())
+		return fmt.Errorf("waiting for commit: %w", ctx.Err())
 	}
 }
 
 func (q *queue) Delete(ctx context.Context, id JobID) error {
-	q.writeMu.Lock()
-	defer q.writeMu.Unlock()
-	q.mu.RLock()
+	q.mu.Lock()
 	if q.closed {
-		q.mu.RUnlock()
+		q.mu.Unlock()
 		return ErrClosed
 	}
 	ad, ok := q.jobs[id]
-	q.mu.RUnlock()
 	if !ok {
+		q.mu.Unlock()
 		return fmt.Errorf("delete job %s: %w", id, ErrNotFound)
 	}
-	// The history keeps the whole ad: the cluster's may be gone when it is read.
-	if err := q.be.remove(id, ad.Flatten()); err != nil {
-		return fmt.Errorf("delete job %s: %w", id, err)
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	// The job leaves memory now and the disk with the next group commit, which writes
+	// its history record and drops its queue record in one transaction. Until then
+	// History shows it from pending, so it is never in neither. The history keeps the
+	// whole ad: the cluster's may be gone when it is read.
 	delete(q.jobs, id)
 	delete(q.dirty, id)
+	q.pending = append(q.pending, ad.Flatten())
+	w := make(chan error, 1)
+	q.waiters = append(q.waiters, w)
 	q.publish(Event{Kind: JobDeleted, ID: id, Status: Status(ad)})
+	q.mu.Unlock()
+	q.signal(true)
+	if err := q.wait(ctx, w); err != nil {
+		return fmt.Errorf("delete job %s: %w", id, err)
+	}
 	return nil
 }
 
@@ -398,11 +448,39 @@ const queryCheckEvery = 4096
 func (q *queue) History(ctx context.Context, constraint classad.Expr, limit int) ([]*classad.ClassAd, error) {
 	q.mu.RLock()
 	closed := q.closed
+	// Deletes not yet committed are the newest history: taken before the disk is read,
+	// each is either still here or already on disk when the disk is read (then skipped).
+	var recent []*classad.ClassAd
+	for _, list := range [][]*classad.ClassAd{q.pending, q.committing} {
+		for i := len(list) - 1; i >= 0; i-- {
+			if constraint == nil || list[i].Eval(constraint).IsTrue() {
+				recent = append(recent, list[i])
+			}
+		}
+	}
 	q.mu.RUnlock()
 	if closed {
 		return nil, ErrClosed
 	}
-	return q.be.history(ctx, constraint, limit)
+	out, err := q.be.history(ctx, constraint, limit)
+	if err != nil || len(recent) == 0 {
+		return out, err
+	}
+	onDisk := make(map[JobID]bool, len(out))
+	for _, ad := range out {
+		onDisk[ID(ad)] = true
+	}
+	merged := make([]*classad.ClassAd, 0, len(recent)+len(out))
+	for _, ad := range recent {
+		if !onDisk[ID(ad)] {
+			merged = append(merged, ad.Copy())
+		}
+	}
+	merged = append(merged, out...)
+	if limit > 0 && len(merged) > limit {
+		merged = merged[:limit]
+	}
+	return merged, nil
 }
 
 func (q *queue) Subscribe(ctx context.Context) <-chan Event {

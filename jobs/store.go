@@ -49,6 +49,9 @@ var (
 	ErrClosed     = errors.New("job store closed")
 	ErrEmpty      = errors.New("empty cluster")
 	ErrBadCluster = errors.New("bad cluster")
+	// ErrStatusChanged: UpdateIf found the job's JobStatus no longer the one the
+	// caller read; nothing was changed.
+	ErrStatusChanged = errors.New("job status changed")
 )
 
 // Store is the durable job queue. Implementations: OpenBolt (embedded, on disk) and
@@ -78,7 +81,18 @@ type Store interface {
 	Get(ctx context.Context, id JobID) (*classad.ClassAd, error)
 	// Update applies changes to the job; see Durability for when they are on disk.
 	Update(ctx context.Context, id JobID, changes []Change, d Durability) error
-	// Delete moves the job from the queue to the history, durably.
+	// UpdateIf is Update only while the job's JobStatus is want (the status the caller
+	// read and decided from): the check and the change are one atomic step against
+	// every other write, so a condor_rm or condor_hold committed after the caller's read
+	// is never overwritten. Otherwise it changes nothing and returns an error wrapping
+	// ErrStatusChanged that names the job and the status found; the caller re-reads and
+	// decides again. (A store on etcd does it as one compare-and-swap transaction.)
+	UpdateIf(ctx context.Context, id JobID, want int64, changes []Change, d Durability) error
+	// Delete moves the job from the queue to the history, durably: the history record
+	// and the removal from the queue are one transaction (a crash never leaves the job
+	// in both or in neither), and Delete returns once it is on disk. Deletes share the
+	// group commit of Batched and Durable updates, so concurrent deletes share fsyncs;
+	// the job leaves Get, Query and Subscribe at once, and shows in History at once.
 	Delete(ctx context.Context, id JobID) error
 	// Query returns copies of the queued jobs for which constraint is true (all jobs
 	// when constraint is nil), ordered by id.
