@@ -147,52 +147,82 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request, peer Peer) {
 	var mu sync.Mutex
 	var events []logEvent
 	matched := s.forEach(ctx, targets, results, func(ctx context.Context, t target) (string, string) {
-		ad, err := s.cfg.Store.Get(ctx, t.id)
-		if errors.Is(err, jobs.ErrNotFound) {
-			return StatusNotFound, fmt.Sprintf("Job %s not found", t.id)
-		}
-		if err != nil {
-			return StatusBadStatus, err.Error()
-		}
-		var cs []jobs.Change
-		switch req.Action {
-		case ActionHold:
-			cs, err = jobs.Hold(ad, reason, jobs.HoldUserRequest, req.HoldSubCode, now)
-		case ActionRelease:
-			cs, err = jobs.Release(ad, reason, now)
-		case ActionRemove:
-			if jobs.Status(ad) == jobs.StatusRemoved {
-				return StatusBadStatus, fmt.Sprintf("Job %s already marked for removal", t.id)
+		// The changes are computed from the status read and committed only while the job
+		// still has it (UpdateIf): a grid manager write landing in between (JobStatus 2,
+		// its own hold, a completion) is never overwritten; the job is read and the
+		// action decided again.
+		for attempt := 1; ; attempt++ {
+			st, msg, ad, err := s.actOnce(ctx, t, req, reason, now)
+			if errors.Is(err, jobs.ErrStatusChanged) && attempt < actAttempts {
+				continue
 			}
-			cs, err = jobs.Remove(ad, reason, now)
-		case ActionRemoveX:
-			if jobs.Status(ad) != jobs.StatusRemoved {
-				return StatusBadStatus, fmt.Sprintf("Job %s is not marked for removal (condor_rm -forcex removes only jobs in X)", t.id)
-			}
-			if err := s.cfg.Store.Delete(ctx, t.id); err != nil {
+			if err != nil {
 				return StatusBadStatus, err.Error()
 			}
-			return StatusDone, ""
-		}
-		if err != nil {
-			return StatusBadStatus, fmt.Sprintf("Job %s %v", t.id, err)
-		}
-		if err := s.cfg.Store.Update(ctx, t.id, cs, jobs.Durable); err != nil {
-			return StatusBadStatus, err.Error()
-		}
-		if req.Action == ActionRelease {
-			if p := userLogPath(ad); p != "" {
-				mu.Lock()
-				events = append(events, logEvent{path: p, ev: releaseEvent(t.id, reason, now)})
-				mu.Unlock()
+			if st == StatusDone && req.Action == ActionRelease {
+				if p := userLogPath(ad); p != "" {
+					mu.Lock()
+					events = append(events, logEvent{path: p, ev: releaseEvent(t.id, reason, now)})
+					mu.Unlock()
+				}
 			}
+			return st, msg
 		}
-		return StatusDone, ""
 	})
 	sortEventsByJob(events)
 	s.writeEvents(context.WithoutCancel(ctx), events)
 	s.log.Info("act", zap.String("action", req.Action), zap.String("user", peer.User), zap.Int("matched", matched))
 	writeJSON(w, &ActResponse{Results: results, Matched: matched})
+}
+
+// actAttempts bounds how often one job's hold, release or remove is decided again after
+// its status changed under it: only the grid manager's few writes per job can race with
+// it, so a handful of attempts settle it, and a bound keeps a bug from spinning.
+const actAttempts = 8
+
+// actOnce reads the job and applies the action from the status read; err wraps
+// jobs.ErrStatusChanged when that status changed before the commit (nothing changed).
+// ad is the job as read.
+func (s *Server) actOnce(ctx context.Context, t target, req ActRequest, reason string, now int64) (string, string, *classad.ClassAd, error) {
+	ad, err := s.cfg.Store.Get(ctx, t.id)
+	if errors.Is(err, jobs.ErrNotFound) {
+		return StatusNotFound, fmt.Sprintf("Job %s not found", t.id), nil, nil
+	}
+	if err != nil {
+		return "", "", nil, err
+	}
+	var cs []jobs.Change
+	switch req.Action {
+	case ActionHold:
+		cs, err = jobs.Hold(ad, reason, jobs.HoldUserRequest, req.HoldSubCode, now)
+	case ActionRelease:
+		cs, err = jobs.Release(ad, reason, now)
+	case ActionRemove:
+		if jobs.Status(ad) == jobs.StatusRemoved {
+			return StatusBadStatus, fmt.Sprintf("Job %s already marked for removal", t.id), ad, nil
+		}
+		cs, err = jobs.Remove(ad, reason, now)
+	case ActionRemoveX:
+		// X is left only by Delete (or a hold): nothing the grid manager writes races with
+		// it in a way Delete could overwrite.
+		if jobs.Status(ad) != jobs.StatusRemoved {
+			return StatusBadStatus, fmt.Sprintf("Job %s is not marked for removal (condor_rm -forcex removes only jobs in X)", t.id), ad, nil
+		}
+		if err := s.cfg.Store.Delete(ctx, t.id); err != nil {
+			return "", "", ad, err
+		}
+		return StatusDone, "", ad, nil
+	}
+	if err != nil {
+		return StatusBadStatus, fmt.Sprintf("Job %s %v", t.id, err), ad, nil
+	}
+	if err := s.cfg.Store.UpdateIf(ctx, t.id, jobs.Status(ad), cs, jobs.Durable); err != nil {
+		if errors.Is(err, jobs.ErrNotFound) {
+			return StatusNotFound, fmt.Sprintf("Job %s not found", t.id), ad, nil
+		}
+		return "", "", ad, err
+	}
+	return StatusDone, "", ad, nil
 }
 
 // selector builds the expression for users, constraint and all; nil when none is given.

@@ -146,9 +146,7 @@ func (j *job) take() *result {
 	return r
 }
 
-func (j *job) gone() bool {
-	return j.status == jobs.StatusRemoved || j.status == jobs.StatusHeld || j.status == jobs.StatusCompleted
-}
+func (j *job) gone() bool { return gone(j.status) }
 
 func (j *job) gridJobID() GridJobID {
 	return GridJobID{URL: j.rs.key.URL, Token: j.token, InstanceID: j.instanceID}
@@ -160,6 +158,9 @@ type result struct {
 	err    error
 	apply  func(j *job) // run in the loop before the state function sees the result
 	house  bool         // a housekeeping op's: applied, never seen by a state function
+	// stale: the op wrote nothing, because the job's status changed after the state
+	// decided (see raced); the state decides again from the status apply set.
+	stale bool
 }
 
 func (r *result) ok() bool { return r.err == nil && len(r.fields) > 0 && r.fields[0] == "0" }

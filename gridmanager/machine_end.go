@@ -80,7 +80,7 @@ func stateAttach(m *Manager, j *job) state {
 }
 
 func stateDoneSave(m *Manager, j *job) state {
-	if r := j.take(); r != nil {
+	if r := j.take(); r != nil && !(r.stale && !j.gone()) { // a stale result for a live job: decide again below
 		if r.err != nil {
 			m.log.Warn("commit completion", zapJob(j), errField(r.err))
 			return m.retryLater(j, stDoneSave)
@@ -281,7 +281,15 @@ func (m *Manager) finishOp(j *job, destroy bool) func(ctx context.Context) *resu
 }
 
 func stateHold(m *Manager, j *job) state {
-	if r := j.take(); r != nil {
+	if r := j.take(); r != nil && r.stale && j.gone() {
+		// A condor_rm or condor_hold landed before the hold: it wins, and the hold is
+		// dropped. The job goes on as that command's: its instance is stopped, and a
+		// user hold's 012 is written by housekeeping (heldLogged stays false).
+		if j.x != nil {
+			j.x.hold = nil
+		}
+		return m.afterGone(j)
+	} else if r != nil && !r.stale {
 		if r.err != nil {
 			m.log.Warn("hold job", zapJob(j), errField(r.err))
 			return m.retryLater(j, stHold)

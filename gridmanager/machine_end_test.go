@@ -360,6 +360,15 @@ func (s seqStore) Update(ctx context.Context, id jobs.JobID, cs []jobs.Change, d
 	return s.Store.Update(ctx, id, cs, d)
 }
 
+func (s seqStore) UpdateIf(ctx context.Context, id jobs.JobID, want int64, cs []jobs.Change, d jobs.Durability) error {
+	if d == jobs.Durable {
+		s.cloud.mu.Lock()
+		s.cloud.calls = append(s.cloud.calls, fakeCall{Cmd: "durable-commit"})
+		s.cloud.mu.Unlock()
+	}
+	return s.Store.UpdateIf(ctx, id, want, cs, d)
+}
+
 // TestCancelCommitsFirst: the removal that caused a cancel is durable before EC2_VM_STOP.
 func TestCancelCommitsFirst(t *testing.T) {
 	h := newHarness(t, amazon)

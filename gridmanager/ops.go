@@ -2,9 +2,12 @@ package gridmanager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/ec2grid/ec2grid/classad"
 	"github.com/ec2grid/ec2grid/gridmanager/resource"
@@ -213,7 +216,7 @@ func splitList(s string) []string {
 
 // launchRunning commits JobStatus 2 and the run statistics, then writes 001 (once).
 func (m *Manager) launchRunning(j *job) {
-	id := j.id
+	id, from := j.id, j.status
 	m.launch(j, m.ops, func(ctx context.Context) *result {
 		ad, err := m.store.Get(ctx, id)
 		if err != nil {
@@ -221,10 +224,10 @@ func (m *Manager) launchRunning(j *job) {
 		}
 		st := jobs.Status(ad)
 		if st != jobs.StatusIdle && st != jobs.StatusRunning {
-			return &result{} // held or removed meanwhile: not running
+			return raced(from, st, false) // held or removed meanwhile: not running
 		}
-		if err := m.store.Update(ctx, id, runningChanges(ad, m.now().Unix()), jobs.Durable); err != nil {
-			return &result{err: err}
+		if err := m.store.UpdateIf(ctx, id, st, runningChanges(ad, m.now().Unix()), jobs.Durable); err != nil {
+			return m.lostRace(ctx, id, from, err, false)
 		}
 		m.writeLog(ctx, id, logExecute)
 		return &result{apply: func(j *job) { j.executeLogged = true }}
@@ -277,9 +280,10 @@ func (m *Manager) launchDone(j *job) {
 		if err != nil {
 			return &result{err: err}
 		}
-		if st := jobs.Status(ad); st == jobs.StatusRemoved || st == jobs.StatusHeld || st == jobs.StatusCompleted {
+		read := jobs.Status(ad)
+		if read == jobs.StatusRemoved || read == jobs.StatusHeld || read == jobs.StatusCompleted {
 			// Removed or held since the state looked: that wins over completion.
-			return &result{apply: func(j *job) { keepLaterStatus(j, from, st) }}
+			return &result{apply: func(j *job) { keepLaterStatus(j, from, read) }}
 		}
 		now := m.now()
 		exit := []jobs.Change{jobs.SetInt(attrExitCode, 0), {Name: attrExitBySignal, Expr: classad.Literal(classad.Bool(false))}}
@@ -303,8 +307,8 @@ func (m *Manager) launchDone(j *job) {
 				jobs.SetInt(jobs.AttrEnteredCurrentStatus, now.Unix()), jobs.SetInt(attrCompletionDate, now.Unix()))
 			to = jobs.StatusCompleted
 		}
-		if err := m.store.Update(ctx, id, cs, jobs.Durable); err != nil {
-			return &result{err: err}
+		if err := m.store.UpdateIf(ctx, id, read, cs, jobs.Durable); err != nil {
+			return m.lostRace(ctx, id, from, err, false)
 		}
 		if to == jobs.StatusHeld {
 			m.writeLog(ctx, id, logHeld)
@@ -352,14 +356,18 @@ func (m *Manager) launchHold(j *job, h hold) {
 			return &result{err: err}
 		}
 		now := m.now().Unix()
+		read := jobs.Status(ad)
+		if read != from && gone(read) {
+			return raced(from, read, false) // held or removed since the state decided
+		}
 		cs, err := jobs.Hold(ad, h.Reason, int64(h.Code), int64(h.SubCode), now)
 		if err != nil {
 			// Already held (or completed): the hold that is there stands.
-			return &result{apply: func(j *job) { keepLaterStatus(j, from, jobs.Status(ad)) }}
+			return &result{apply: func(j *job) { keepLaterStatus(j, from, read) }}
 		}
 		cs = append(cs, leaveRunning(ad, now)...)
-		if err := m.store.Update(ctx, id, cs, jobs.Durable); err != nil {
-			return &result{err: err}
+		if err := m.store.UpdateIf(ctx, id, read, cs, jobs.Durable); err != nil {
+			return m.lostRace(ctx, id, from, err, false)
 		}
 		m.stats.holds.Add(1)
 		m.writeLog(ctx, id, logHeld)
@@ -368,6 +376,42 @@ func (m *Manager) launchHold(j *job, h hold) {
 			keepLaterStatus(j, from, jobs.StatusHeld)
 		}}
 	})
+}
+
+// raced is the result of an op that wrote nothing because the job's JobStatus is no
+// longer the one its decision was made from (a condor_rm or condor_hold committed in
+// between): the loop takes the status found, unless it has learned a newer one, and the
+// state decides again from it (stale). The store's event for that status follows and
+// changes nothing more.
+func raced(from, st int64, house bool) *result {
+	return &result{stale: true, house: house, apply: func(j *job) {
+		if j.status != from || st == from {
+			return
+		}
+		j.status = st
+		if st != jobs.StatusHeld {
+			j.heldLogged = false
+		}
+	}}
+}
+
+// gone reports the statuses in which a job runs nothing (job.gone for a status read).
+func gone(st int64) bool {
+	return st == jobs.StatusRemoved || st == jobs.StatusHeld || st == jobs.StatusCompleted
+}
+
+// lostRace is an op's result for a failed conditional write: raced with the status
+// there now when UpdateIf found it changed, the error otherwise.
+func (m *Manager) lostRace(ctx context.Context, id jobs.JobID, from int64, err error, house bool) *result {
+	if !errors.Is(err, jobs.ErrStatusChanged) {
+		return &result{err: err, house: house}
+	}
+	ad, gerr := m.store.Get(ctx, id)
+	if gerr != nil {
+		return &result{err: fmt.Errorf("%w; re-read: %w", err, gerr), house: house}
+	}
+	m.log.Debug("status changed under an op; deciding again", zap.Stringer("job", id), zap.Error(err))
+	return raced(from, jobs.Status(ad), house)
 }
 
 // keepLaterStatus sets the status an op committed or read, unless the loop learned a

@@ -2,6 +2,7 @@ package gridmanager
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -127,6 +128,13 @@ func (m *Manager) launchPolicy(j *job, d Decision) {
 		if err != nil {
 			return &result{house: true}
 		}
+		if st := jobs.Status(ad); st != from && gone(st) {
+			// The decision was made for a status the job no longer has (a condor_rm or
+			// condor_hold landed since): drop it; the state and the next evaluation see
+			// the new one. (The loop's status may lag the manager's own writes, so only
+			// a change to a status that runs nothing counts.)
+			return raced(from, st, true)
+		}
 		now := m.now().Unix()
 		var cs []jobs.Change
 		var log logKind
@@ -144,7 +152,13 @@ func (m *Manager) launchPolicy(j *job, d Decision) {
 		if err != nil || len(cs) == 0 {
 			return &result{house: true}
 		}
-		if err := m.store.Update(ctx, id, cs, jobs.Durable); err != nil {
+		if err := m.store.UpdateIf(ctx, id, jobs.Status(ad), cs, jobs.Durable); err != nil {
+			if errors.Is(err, jobs.ErrStatusChanged) {
+				// A tool changed the status after the read: the decision was for a
+				// status the job no longer has; the state decides again, and the next
+				// evaluation of policy sees the new one.
+				return m.lostRace(ctx, id, from, err, true)
+			}
 			m.log.Warn("apply policy", zap.Stringer("job", id), zap.Error(err))
 			return &result{house: true}
 		}

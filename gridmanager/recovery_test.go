@@ -503,6 +503,15 @@ func (s *raceStore) Update(ctx context.Context, id jobs.JobID, cs []jobs.Change,
 	return err
 }
 
+func (s *raceStore) UpdateIf(ctx context.Context, id jobs.JobID, want int64, cs []jobs.Change, d jobs.Durability) error {
+	err := s.Store.UpdateIf(ctx, id, want, cs, d)
+	if f := s.after; f != nil {
+		s.after = nil
+		f()
+	}
+	return err
+}
+
 // TestPolicyHoldKeepsLaterRemove: a condor_rm that lands between a periodic_hold's commit
 // and the loop applying it is not overwritten in the manager's view by the hold, or the
 // job sits parked as held while the queue says removed, never to leave (the crash loop's

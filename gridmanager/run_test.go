@@ -28,6 +28,13 @@ type running struct {
 
 func startRun(t *testing.T, serverType string, opts Options) *running {
 	t.Helper()
+	return startRunWrapped(t, serverType, opts, nil)
+}
+
+// startRunWrapped is startRun with the manager seeing the store through wrap (nil: the
+// store itself); r.store stays the store underneath.
+func startRunWrapped(t *testing.T, serverType string, opts Options, wrap func(jobs.Store) jobs.Store) *running {
+	t.Helper()
 	r := &running{t: t, store: jobs.NewMemory(), cloud: newFakeCloud(serverType), done: make(chan error, 1), dir: t.TempDir()}
 	opts.QueueID = "q-run"
 	if opts.OrphanSweepInterval == 0 {
@@ -39,7 +46,11 @@ func startRun(t *testing.T, serverType string, opts Options) *running {
 		r.cloud.mu.Unlock()
 		return r.cloud
 	}
-	r.m = New(r.store, opts)
+	seen := r.store
+	if wrap != nil {
+		seen = wrap(r.store)
+	}
+	r.m = New(seen, opts)
 	r.m.strict = true
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
