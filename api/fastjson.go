@@ -209,6 +209,8 @@ func fastSubmitRequest(b []byte) (req SubmitRequest, ok bool) {
 					return false
 				}
 			}
+		case "common":
+			req.Common, ok = r.strings()
 		default:
 			return false
 		}
@@ -259,6 +261,16 @@ func appendSubmitRequest(b []byte, req *SubmitRequest) []byte {
 				b = appendJSONString(b, s)
 			}
 			b = append(b, ']')
+		}
+		b = append(b, ']')
+	}
+	if len(req.Common) > 0 {
+		b = append(b, `,"common":[`...)
+		for i, s := range req.Common {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
 		}
 		b = append(b, ']')
 	}

@@ -225,6 +225,10 @@ func (p *lineParser) parseLine(line string) (parsedLine, error) {
 	if name, n, ok := intLine(line); ok {
 		return parsedLine{name: name, expr: classad.Literal(classad.Int(n)), protected: isProtected(name)}, nil
 	}
+	// And "Name = "text"" (a per-job key file, a per-job argument).
+	if name, text, ok := stringLine(line); ok {
+		return parsedLine{name: name, expr: classad.Literal(classad.String(text)), protected: isProtected(name)}, nil
+	}
 	one, err := classad.ParseLong(line)
 	if err != nil {
 		return parsedLine{}, err
@@ -273,6 +277,28 @@ func intLine(line string) (string, int64, bool) {
 	return name, n, true
 }
 
+// stringLine recognises "Name = "text"" (a plain name, single spaces around "=" as long
+// form prints them, text of printable ASCII without quotes or backslashes, so that it
+// needs no unescaping), which the general parser would read as a string literal. Names
+// that decide a request (HoldReason) take the general path.
+func stringLine(line string) (string, string, bool) {
+	name, lit, ok := strings.Cut(line, " = ")
+	if !ok || name == "" || len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' || !validAttrName(name) {
+		return "", "", false
+	}
+	text := lit[1 : len(lit)-1]
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", "", false
+		}
+	}
+	switch strings.ToLower(name) {
+	case "holdreason", "jobstatus", "true", "false", "undefined", "error", "is", "isnt", "parent", "my", "target":
+		return "", "", false
+	}
+	return name, text, true
+}
+
 // nextLine splits the first line (without its "\n" or "\r\n") off text.
 func nextLine(text string) (line, rest string) {
 	if i := strings.IndexByte(text, '\n'); i >= 0 {
@@ -283,14 +309,32 @@ func nextLine(text string) (line, rest string) {
 	return strings.TrimSuffix(line, "\r"), rest
 }
 
+// parsedCluster is one cluster of a submit, parsed: its jobs and, when the request sent
+// the cluster's common attributes once (SubmitRequest.Common), those (ad nil otherwise).
+// The jobs' ads then hold only their own attributes, and their requests are already
+// merged over the common one.
+type parsedCluster struct {
+	common parsedAd
+	jobs   []parsedAd
+}
+
 // parseClusters parses every ad of a submit, on all CPUs when there are many (each
-// worker with its own line cache).
-func parseClusters(texts [][]string, slots func(*classad.ClassAd)) ([][]parsedAd, error) {
-	out := make([][]parsedAd, len(texts))
+// worker with its own line cache). common is SubmitRequest.Common (nil, or one entry per
+// cluster); slots binds placeholders on whole ads (commonSlots on a common ad, jobSlots
+// on a job's own attributes).
+func parseClusters(texts [][]string, common []string, slots, commonSlots, jobSlots func(*classad.ClassAd)) ([]parsedCluster, error) {
+	out := make([]parsedCluster, len(texts))
 	total := 0
 	for c, ads := range texts {
-		out[c] = make([]parsedAd, len(ads))
+		out[c].jobs = make([]parsedAd, len(ads))
 		total += len(ads)
+		if c < len(common) && common[c] != "" {
+			pa, err := newLineParser(commonSlots).parse(common[c])
+			if err != nil {
+				return nil, &adError{cluster: c, job: -1, err: err}
+			}
+			out[c].common = pa
+		}
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if total < parseWorkersMin {
@@ -304,9 +348,13 @@ func parseClusters(texts [][]string, slots func(*classad.ClassAd)) ([][]parsedAd
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := newLineParser(slots)
+			whole, own := newLineParser(slots), newLineParser(jobSlots)
 			i := 0
 			for c, ads := range texts {
+				p, base := whole, out[c].common
+				if base.ad != nil {
+					p = own
+				}
 				for j, text := range ads {
 					i++
 					if (i-1)%workers != w {
@@ -317,7 +365,10 @@ func parseClusters(texts [][]string, slots func(*classad.ClassAd)) ([][]parsedAd
 						errs[w] = &adError{cluster: c, job: j, err: err}
 						return
 					}
-					out[c][j] = pa
+					if base.ad != nil {
+						pa.req = base.req.merge(pa.req)
+					}
+					out[c].jobs[j] = pa
 				}
 			}
 		}()
@@ -337,13 +388,16 @@ func parseClusters(texts [][]string, slots func(*classad.ClassAd)) ([][]parsedAd
 }
 
 // adError is a submitted ad that does not parse: cluster (0-based in the request) and
-// job (its ProcId to be).
+// job (its ProcId to be; -1 for the cluster's common attributes).
 type adError struct {
 	cluster, job int
 	err          error
 }
 
 func (e *adError) Error() string {
+	if e.job < 0 {
+		return fmt.Sprintf("cluster %d, common attributes: %v", e.cluster+1, e.err)
+	}
 	return fmt.Sprintf("cluster %d, job %d: %v", e.cluster+1, e.job, e.err)
 }
 

@@ -49,6 +49,8 @@ func TestLineParserLikeParseLong(t *testing.T) {
 		{"integers", []string{"A = 0\nB = 007\nC = -5\nD = 123456789012345678901\nE = 12\n", "A = 1\nB = 008\nC = -6\nD = 9\nE = 13\n", "true = 1\n"}},
 		{"bad line later", []string{base, base + "Bad = = 1\n", base}},
 		{"quoted name", []string{"'a b' = 1\nC = 2\n", "'a b' = 2\nC = 2\n"}},
+		{"strings", []string{"A = \"x\"\nB = \"\"\nH = \"h\"\n", "A = \"/k/1.pem\"\nB = \"a\\\\b\"\nH = \"i\"\n",
+			"A = \"é\"\nB = \"tab\there\"\nH = \"\\\"q\"\n", "true = \"x\"\nA = \"x\" \nB = \"x\"y\"\n", "A = \"unterminated\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkLikeParseLong(t, tc.texts) })
 	}
@@ -89,6 +91,7 @@ func FuzzLineParser(f *testing.F) {
 	f.Add("A = 1\nB = \"x\"\n", "A = 2\nB = \"x\"\n", "A = 1\n")
 	f.Add("A = 1\nA = 2\n", "A = 3\nA = 2\n", "# x\n\nA = 1")
 	f.Add("X = a + b\n", "X = a +\n", "'q r' = 0\nY = 00\n")
+	f.Add("K = \"/k/1.pem\"\n", "K = \"a\\\\b\"\nHoldReason = \"r\"\n", "K = \"\"\"\n")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		checkLikeParseLong(t, []string{a, b, c, a})
 	})

@@ -50,16 +50,20 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 			return
 		}
 	}
+	if len(req.Common) > 0 && len(req.Common) != len(req.Clusters) {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("submit: %d common entries for %d clusters (one per cluster, or none)", len(req.Common), len(req.Clusters)), 0)
+		return
+	}
 	if req.ExpectCluster < 0 {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("submit: expect_cluster %d is negative", req.ExpectCluster), 0)
 		return
 	}
-	parsedClusters, err := parseClusters(req.Clusters, stampSlots)
+	parsedClusters, err := parseClusters(req.Clusters, req.Common, stampSlots, nil, jobStampSlots)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "submit: "+err.Error(), 0)
 		return
 	}
-	req.Clusters = nil // the text is parsed; let the collector have it
+	req.Clusters, req.Common = nil, nil // the text is parsed; let the collector have it
 	parsed := time.Now()
 
 	ctx := r.Context()
@@ -67,7 +71,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 	var out SubmitResponse
 	var made []madeCluster
 	s.submitMu.Lock()
-	for i, pas := range parsedClusters {
+	for i, pc := range parsedClusters {
 		key := ""
 		if req.SubmitKey != "" {
 			key = req.SubmitKey + "/" + strconv.Itoa(i)
@@ -79,7 +83,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 			}
 			if ok {
 				// A retry: this cluster was committed by an earlier attempt.
-				out.Clusters = append(out.Clusters, SubmittedCluster{Cluster: c, Procs: len(pas)})
+				out.Clusters = append(out.Clusters, SubmittedCluster{Cluster: c, Procs: len(pc.jobs)})
 				continue
 			}
 		}
@@ -99,7 +103,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, peer Peer) {
 					req.ExpectCluster+int64(i), next), next-int64(i))
 			return
 		}
-		ads, pending := s.stamp(pas, peer, next, now)
+		ads, pending := s.stamp(pc, peer, next, now)
 		c, err := s.cfg.Store.SubmitCluster(ctx, key, ads)
 		if err != nil {
 			s.submitMu.Unlock()
@@ -182,37 +186,39 @@ type madeCluster struct {
 
 // stamp sets what the queue owns on a cluster's ads before its commit (the parser left
 // out every protected attribute the ads named): the caller's identity (so a forged Owner
-// is gone), the times, GlobalJobId and the initial status. It returns the bare ads and
-// whether the cluster needs submit events (some job has a UserLog), in which case proc
-// 0 carries AttrSubmitLogPending.
-func (s *Server) stamp(pas []parsedAd, peer Peer, cluster, now int64) ([]*classad.ClassAd, bool) {
-	logged := false
-	ads := make([]*classad.ClassAd, len(pas))
-	owner := classad.Literal(classad.String(peer.User))
-	user := classad.Literal(classad.String(peer.User + "@" + s.host))
-	nowLit := classad.Literal(classad.Int(now))
-	idle := classad.Literal(classad.Int(jobs.StatusIdle))
+// is gone), the times, GlobalJobId and the initial status. A cluster sent with common
+// attributes has those stamped once, on its common ad, which its jobs are then chained
+// to; each job gets only its GlobalJobId, and its status where it differs. It returns
+// the ads and whether the cluster needs submit events (some job has a UserLog), in which
+// case proc 0 carries AttrSubmitLogPending.
+func (s *Server) stamp(pc parsedCluster, peer Peer, cluster, now int64) ([]*classad.ClassAd, bool) {
+	st := stamps{
+		owner: classad.Literal(classad.String(peer.User)),
+		user:  classad.Literal(classad.String(peer.User + "@" + s.host)),
+		now:   classad.Literal(classad.Int(now)),
+		idle:  classad.Literal(classad.Int(jobs.StatusIdle)),
+	}
+	common := pc.common.ad
+	if common != nil {
+		st.shared(common)
+		st.status(common, pc.common.req)
+	}
 	prefix := s.host + "#" + strconv.FormatInt(cluster, 10) + "."
 	suffix := "#" + strconv.FormatInt(now, 10)
-	for proc, pa := range pas {
+	logged := false
+	ads := make([]*classad.ClassAd, len(pc.jobs))
+	for proc, pa := range pc.jobs {
 		ad := pa.ad
-		ad.Set(jobs.AttrOwner, owner)
-		ad.Set("User", user)
-		ad.Set("QDate", nowLit)
-		ad.Set(jobs.AttrEnteredCurrentStatus, nowLit)
-		ad.SetString("GlobalJobId", prefix+strconv.Itoa(proc)+suffix)
-		if pa.req.held {
-			reason := pa.req.holdReason
-			if reason == "" {
-				reason = holdReasonSubmitted
+		if common != nil {
+			ad.ChainTo(common)
+			if pa.req.held != pc.common.req.held || pa.req.held && pa.req.holdReason != pc.common.req.holdReason {
+				st.status(ad, pa.req)
 			}
-			ad.SetInt(jobs.AttrJobStatus, jobs.StatusHeld)
-			ad.SetString(jobs.AttrHoldReason, reason)
-			ad.SetInt(jobs.AttrHoldReasonCode, holdCodeSubmittedOnHold)
-			ad.SetInt(jobs.AttrHoldReasonSubCode, 0)
 		} else {
-			ad.Set(jobs.AttrJobStatus, idle)
+			st.shared(ad)
+			st.status(ad, pa.req)
 		}
+		ad.SetString("GlobalJobId", prefix+strconv.Itoa(proc)+suffix)
 		if !logged && userLogPath(ad) != "" {
 			logged = true
 		}
@@ -224,11 +230,52 @@ func (s *Server) stamp(pas []parsedAd, peer Peer, cluster, now int64) ([]*classa
 	return ads, logged
 }
 
-// stampSlots binds, with placeholders, the attributes stamp sets on every job.
+// stamps are the values stamp sets, made once per cluster so that its ads share them.
+type stamps struct {
+	owner, user, now, idle classad.Expr
+}
+
+// shared sets what every job of a submit gets alike.
+func (st stamps) shared(ad *classad.ClassAd) {
+	ad.Set(jobs.AttrOwner, st.owner)
+	ad.Set("User", st.user)
+	ad.Set("QDate", st.now)
+	ad.Set(jobs.AttrEnteredCurrentStatus, st.now)
+}
+
+// status sets the initial status req asks for: idle, or held with its reason (a job
+// that is idle where its common ad is held drops the common hold attributes).
+func (st stamps) status(ad *classad.ClassAd, req jobRequest) {
+	if !req.held {
+		ad.Set(jobs.AttrJobStatus, st.idle)
+		if ad.Chained() != nil {
+			for _, name := range []string{jobs.AttrHoldReason, jobs.AttrHoldReasonCode, jobs.AttrHoldReasonSubCode} {
+				ad.Delete(name)
+			}
+		}
+		return
+	}
+	reason := req.holdReason
+	if reason == "" {
+		reason = holdReasonSubmitted
+	}
+	ad.SetInt(jobs.AttrJobStatus, jobs.StatusHeld)
+	ad.SetString(jobs.AttrHoldReason, reason)
+	ad.SetInt(jobs.AttrHoldReasonCode, holdCodeSubmittedOnHold)
+	ad.SetInt(jobs.AttrHoldReasonSubCode, 0)
+}
+
+// stampSlots binds, with placeholders, the attributes stamp sets on every whole ad.
 func stampSlots(ad *classad.ClassAd) {
 	for _, name := range []string{jobs.AttrOwner, "User", "QDate", jobs.AttrEnteredCurrentStatus, "GlobalJobId", jobs.AttrJobStatus} {
 		ad.SetValue(name, classad.Undefined())
 	}
+}
+
+// jobStampSlots binds, with a placeholder, what stamp sets on the own attributes of a
+// job sent with its cluster's common ones.
+func jobStampSlots(ad *classad.ClassAd) {
+	ad.SetValue("GlobalJobId", classad.Undefined())
 }
 
 // submitTime is the event time of a job's 000 event: its QDate.

@@ -98,8 +98,15 @@ type SubmitRequest struct {
 	// with NextCluster set, and condor_submit rebuilds its ads and retries.
 	ExpectCluster int64 `json:"expect_cluster"`
 	// Clusters: each inner list is one cluster's job ads in long form, ProcId 0..n-1 in
-	// order.
+	// order; with Common, only what each job adds to its cluster's common attributes.
 	Clusters [][]string `json:"clusters"`
+	// Common, when set, has one entry per cluster: the attributes every job of that
+	// cluster shares, in long form, sent once instead of in every job's ad (as
+	// condor_submit sends HTCondor's schedd a cluster ad and then each proc's
+	// differences). A job's ad is its cluster's Common overlaid by its own entry in
+	// Clusters; an empty Common entry leaves that cluster's ads whole. EncodeCluster
+	// and AddCluster build them.
+	Common []string `json:"common,omitempty"`
 }
 
 // SubmitResponse is the reply to POST /v1/submit: one entry per submitted cluster, in

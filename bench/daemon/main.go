@@ -68,14 +68,15 @@ func main() {
 	n := flag.Int("n", 100_000, "jobs in the cluster")
 	queries := flag.Int("queries", 5, "how many times to run each query")
 	small := flag.Bool("small", false, "submit the 20-attribute ads of jobs/bench_test.go instead of condor_submit's 47-attribute ones")
+	whole := flag.Bool("whole", false, "send every ad whole instead of as condor_submit does (the cluster's common attributes once, then each job's own)")
 	flag.Parse()
-	if err := run(*bin, *n, *queries, *small); err != nil {
+	if err := run(*bin, *n, *queries, *small, *whole); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/daemon:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, n, queries int, small bool) error {
+func run(bin string, n, queries int, small, whole bool) error {
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%w (run make build, or pass -bin)", err)
 	}
@@ -96,18 +97,35 @@ func run(bin string, n, queries int, small bool) error {
 	}()
 	ctx := context.Background()
 
-	texts, err := buildAds(base, n)
+	ads, err := buildAds(base, n)
 	if small {
-		texts = smallAds(n)
+		ads = smallAds(n)
 	}
 	if err != nil {
 		return err
 	}
-	bytes := 0
-	for _, t := range texts {
-		bytes += len(t)
+	req := &api.SubmitRequest{SubmitKey: uuid.NewString()}
+	wholeBytes := 0
+	texts := make([]string, len(ads))
+	for i, ad := range ads {
+		texts[i] = ad.MarshalLong()
+		wholeBytes += len(texts[i])
 	}
-	fmt.Printf("cluster: %d jobs, %d attributes each, %.1f MiB of long-form ads\n", n, strings.Count(texts[0], "\n"), float64(bytes)/(1<<20))
+	if whole {
+		req.Clusters = [][]string{texts}
+	} else {
+		req.AddCluster(ads)
+	}
+	sent := 0
+	for _, c := range req.Common {
+		sent += len(c)
+	}
+	for _, t := range req.Clusters[0] {
+		sent += len(t)
+	}
+	fmt.Printf("cluster: %d jobs, %d attributes each, %.1f MiB of long-form ads, %.1f MiB sent (whole=%v)\n",
+		n, ads[0].Len(), float64(wholeBytes)/(1<<20), float64(sent)/(1<<20), whole)
+	texts, ads = nil, nil
 
 	d, err := startDaemon(bin, home)
 	if err != nil {
@@ -122,7 +140,8 @@ func run(bin string, n, queries int, small bool) error {
 		return err
 	}
 	t0 := time.Now()
-	resp, err := c.Submit(ctx, &api.SubmitRequest{SubmitKey: uuid.NewString(), ExpectCluster: next, Clusters: [][]string{texts}})
+	req.ExpectCluster = next
+	resp, err := c.Submit(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -131,7 +150,7 @@ func run(bin string, n, queries int, small bool) error {
 		return fmt.Errorf("submitted %d jobs, want %d", resp.Clusters[0].Procs, n)
 	}
 	fmt.Printf("submit: %d jobs in %.2f s = %.0f jobs/s (durable, acknowledged)\n", n, took.Seconds(), float64(n)/took.Seconds())
-	texts = nil
+	req = nil
 	// The daemon hands a large submit's memory back in the background; wait for its log
 	// line saying it did.
 	for deadline := time.Now().Add(readyTimeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -178,9 +197,8 @@ func run(bin string, n, queries int, small bool) error {
 	return nil
 }
 
-// buildAds runs the submit file through the submit package, as condor_submit does, and
-// returns the ads in long form.
-func buildAds(dir string, n int) ([]string, error) {
+// buildAds runs the submit file through the submit package, as condor_submit does.
+func buildAds(dir string, n int) ([]*classad.ClassAd, error) {
 	f, err := submit.Parse("bench.sub", strings.NewReader(fmt.Sprintf(submitFile, n)))
 	if err != nil {
 		return nil, err
@@ -198,18 +216,16 @@ func buildAds(dir string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var texts []string
+	var ads []*classad.ClassAd
 	for _, cl := range sub.Clusters {
-		for _, ad := range cl.Jobs {
-			texts = append(texts, ad.MarshalLong())
-		}
+		ads = append(ads, cl.Jobs...)
 	}
-	return texts, nil
+	return ads, nil
 }
 
 // smallAds are the jobs package benchmark's ads (jobs/bench_test.go): 20 attributes.
-func smallAds(n int) []string {
-	out := make([]string, n)
+func smallAds(n int) []*classad.ClassAd {
+	out := make([]*classad.ClassAd, n)
 	for i := range out {
 		ad := classad.New()
 		ad.SetString("Owner", "alice")
@@ -229,7 +245,7 @@ func smallAds(n int) []string {
 		ad.SetExpr("PeriodicRemove", "false")
 		ad.SetExpr("OnExitRemove", "true")
 		ad.SetString("Iwd", "/home/alice")
-		out[i] = ad.MarshalLong()
+		out[i] = ad
 	}
 	return out
 }

@@ -348,11 +348,9 @@ func queueJobs(f *submit.File, comp *composed, o *options, env cli.Env) error {
 		}
 		req := &api.SubmitRequest{SubmitKey: uuid.NewString(), ExpectCluster: next}
 		for _, c := range sub.Clusters {
-			ads := make([]string, len(c.Jobs))
-			for i, ad := range c.Jobs {
-				ads[i] = ad.MarshalLong()
-			}
-			req.Clusters = append(req.Clusters, ads)
+			// Each cluster's common attributes once, then each job's own, as
+			// condor_submit sends HTCondor's schedd a cluster ad and proc ads.
+			req.AddCluster(c.Jobs)
 		}
 		sctx, scancel := context.WithTimeout(context.Background(), submitTimeout(sub.NumJobs()))
 		resp, err = submitOnce(sctx, client, req)

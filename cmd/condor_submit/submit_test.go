@@ -64,6 +64,22 @@ func ad(t *testing.T, long string) *classad.ClassAd {
 	return a
 }
 
+// jobOf is job j of cluster c of a request as the daemon reads it: the cluster's common
+// attributes overlaid by the job's own.
+func jobOf(t *testing.T, req api.SubmitRequest, c, j int) *classad.ClassAd {
+	t.Helper()
+	if len(req.Common) != len(req.Clusters) {
+		t.Fatalf("the request has %d common entries for %d clusters", len(req.Common), len(req.Clusters))
+	}
+	a := ad(t, req.Common[c])
+	own := ad(t, req.Clusters[c][j])
+	for _, name := range own.Names() {
+		e, _ := own.Lookup(name)
+		a.Set(name, e)
+	}
+	return a
+}
+
 func runWith(getenv func(string) string, stdin string, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	code := runEnv(args, cli.Env{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Getenv: getenv})
@@ -91,7 +107,7 @@ func TestSubmit(t *testing.T) {
 				if _, err := uuidParse(reqs[0].SubmitKey); err != nil {
 					t.Errorf("SubmitKey %q is not a UUID", reqs[0].SubmitKey)
 				}
-				a := ad(t, reqs[0].Clusters[0][0])
+				a := jobOf(t, reqs[0], 0, 0)
 				if c, _ := a.EvalAttr("ClusterId").IntValue(); c != 42 {
 					t.Errorf("ClusterId %d", c)
 				}
@@ -102,8 +118,8 @@ func TestSubmit(t *testing.T) {
 		{name: "three jobs", args: []string{"-"}, stdin: strings.Replace(string(src), "queue", "queue 3", 1),
 			stdout: "Submitting job(s)...\n3 job(s) submitted to cluster 42.\n",
 			check: func(t *testing.T, reqs []api.SubmitRequest) {
-				for p, long := range reqs[0].Clusters[0] {
-					if got, _ := ad(t, long).EvalAttr("ProcId").IntValue(); got != int64(p) {
+				for p := range reqs[0].Clusters[0] {
+					if got, _ := jobOf(t, reqs[0], 0, p).EvalAttr("ProcId").IntValue(); got != int64(p) {
 						t.Errorf("ad %d has ProcId %d", p, got)
 					}
 				}
@@ -113,14 +129,14 @@ func TestSubmit(t *testing.T) {
 		{name: "terse", args: []string{"-terse", "-"}, stdin: strings.Replace(string(src), "queue", "queue 3", 1), stdout: "42.0 - 42.2\n"},
 		{name: "batch name", args: []string{"-batch-name", "nightly", subFile}, stdout: "Submitting job(s).\n1 job(s) submitted to cluster 42.\n",
 			check: func(t *testing.T, reqs []api.SubmitRequest) {
-				if n, _ := ad(t, reqs[0].Clusters[0][0]).EvalAttr("JobBatchName").StringValue(); n != "nightly" {
+				if n, _ := jobOf(t, reqs[0], 0, 0).EvalAttr("JobBatchName").StringValue(); n != "nightly" {
 					t.Errorf("JobBatchName %q", n)
 				}
 			}},
 		{name: "append before the queue statement", args: []string{"-a", "ec2_instance_type = m1.large", "-append", "+Project = \"x\"", subFile},
 			stdout: "Submitting job(s).\n1 job(s) submitted to cluster 42.\n",
 			check: func(t *testing.T, reqs []api.SubmitRequest) {
-				a := ad(t, reqs[0].Clusters[0][0])
+				a := jobOf(t, reqs[0], 0, 0)
 				if v, _ := a.EvalAttr("EC2InstanceType").StringValue(); v != "m1.large" {
 					t.Errorf("EC2InstanceType %q", v)
 				}
@@ -137,7 +153,7 @@ func TestSubmit(t *testing.T) {
 		{name: "NAME=value", args: []string{"ec2_ami_id=ami-11111111", "-"}, stdin: strings.Replace(string(src), "ec2_ami_id = ami-60bd4609\n", "", 1),
 			stdout: "Submitting job(s).\n1 job(s) submitted to cluster 42.\n",
 			check: func(t *testing.T, reqs []api.SubmitRequest) {
-				if v, _ := ad(t, reqs[0].Clusters[0][0]).EvalAttr("EC2AmiID").StringValue(); v != "ami-11111111" {
+				if v, _ := jobOf(t, reqs[0], 0, 0).EvalAttr("EC2AmiID").StringValue(); v != "ami-11111111" {
 					t.Errorf("EC2AmiID %q", v)
 				}
 			}},
@@ -204,10 +220,10 @@ func TestSubmitConflict(t *testing.T) {
 	if len(reqs) != 2 || reqs[0].ExpectCluster != 42 || reqs[1].ExpectCluster != 44 {
 		t.Fatalf("requests %+v", reqs)
 	}
-	if c, _ := ad(t, reqs[1].Clusters[0][0]).EvalAttr("ClusterId").IntValue(); c != 44 {
+	if c, _ := jobOf(t, reqs[1], 0, 0).EvalAttr("ClusterId").IntValue(); c != 44 {
 		t.Errorf("retry's ClusterId = %d, want 44", c)
 	}
-	if k, _ := ad(t, reqs[1].Clusters[0][0]).EvalAttr("EC2KeyPairFile").StringValue(); !strings.HasSuffix(k, ".44.pem") {
+	if k, _ := jobOf(t, reqs[1], 0, 0).EvalAttr("EC2KeyPairFile").StringValue(); !strings.HasSuffix(k, ".44.pem") {
 		t.Errorf("retry's EC2KeyPairFile %q not rebuilt for cluster 44", k)
 	}
 }
