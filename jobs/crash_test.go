@@ -22,6 +22,10 @@ const crashChildEnv = "EC2GRID_JOBS_CRASH_CHILD"
 // crashJobsPerCluster makes each cluster big enough that a torn write would show.
 const crashJobsPerCluster = 7
 
+// crashDeletes is how many jobs of each cluster the child deletes (procs 1..n) before it
+// acknowledges the cluster.
+const crashDeletes = 3
+
 // TestCrashChild is the child of TestCrashSubmits; it does nothing in a normal run.
 func TestCrashChild(t *testing.T) {
 	path := os.Getenv(crashChildEnv)
@@ -42,6 +46,18 @@ func TestCrashChild(t *testing.T) {
 		}
 		// Ordinary updates in between, so group commits race with the kill too.
 		s.Update(ctx, JobID{c, 0}, []Change{SetInt("Seen", int64(i))}, Batched)
+		// And deletes, from goroutines at once so they share group commits: each moves
+		// its job to the history in the commit's one transaction.
+		errs := make(chan error, crashDeletes)
+		for p := 1; p <= crashDeletes; p++ {
+			go func() { errs <- s.Delete(ctx, JobID{c, int64(p)}) }()
+		}
+		for range crashDeletes {
+			if err := <-errs; err != nil {
+				fmt.Println("error", err)
+				os.Exit(2)
+			}
+		}
 		fmt.Printf("ack %d\n", c)
 	}
 }
@@ -105,9 +121,24 @@ func crashTest(t *testing.T, submits int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hist, err := s.History(context.Background(), nil, 0)
+	if err != nil {
+		t.Fatalf("history after SIGKILL: %v", err)
+	}
+	// Every job of a cluster is queued or in the history: never both, never neither.
+	where := map[JobID]string{}
 	perCluster := map[int64]int{}
 	for _, ad := range all {
+		where[ID(ad)] = "queue"
 		perCluster[ClusterID(ad)]++
+	}
+	for _, ad := range hist {
+		id := ID(ad)
+		if w, ok := where[id]; ok {
+			t.Errorf("job %s is in the %s and the history", id, w)
+		}
+		where[id] = "history"
+		perCluster[id.Cluster]++
 	}
 	for c, n := range perCluster {
 		if n != crashJobsPerCluster {
@@ -118,6 +149,12 @@ func crashTest(t *testing.T, submits int) {
 		if perCluster[c] != crashJobsPerCluster {
 			t.Errorf("acknowledged cluster %d has %d jobs", c, perCluster[c])
 		}
+		// Its deletes were acknowledged too: durable, so in the history.
+		for p := int64(1); p <= crashDeletes; p++ {
+			if w := where[JobID{c, p}]; w != "history" {
+				t.Errorf("acknowledged delete of job %d.%d: the job is in the %q", c, p, w)
+			}
+		}
 	}
 	// The cluster counter must not hand out an id already used.
 	next, _ := s.NextClusterID(context.Background())
@@ -127,5 +164,6 @@ func crashTest(t *testing.T, submits int) {
 	if _, err := s.Query(context.Background(), classad.MustParseExpr(`Seen >= 0`)); err != nil {
 		t.Error(err)
 	}
-	t.Logf("%d submits acknowledged, %d clusters found", len(acked), len(perCluster))
+	t.Logf("%d submits (and %d deletes each) acknowledged, %d clusters found, %d jobs in the history",
+		len(acked), crashDeletes, len(perCluster), len(hist))
 }

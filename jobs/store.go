@@ -15,9 +15,11 @@ const (
 	// (within GroupCommitWindow); a crash in that window loses them. For ordinary
 	// attribute updates that the grid manager can redo after a restart.
 	Batched Durability = iota
-	// Durable changes are fsync'd before Update returns. For the writes that idempotency
-	// rests on (client token, keypair name, instance id): a restart must see them, or it
-	// would launch a second instance.
+	// Durable changes are fsync'd before Update returns; they start a group commit at
+	// once (carrying pending batched changes), and callers arriving during its fsync
+	// share the next one. For the writes that idempotency rests on (client token,
+	// keypair name, instance id): a restart must see them, or it would launch a second
+	// instance.
 	Durable
 )
 
@@ -93,6 +95,9 @@ type Store interface {
 	// in both or in neither), and Delete returns once it is on disk. Deletes share the
 	// group commit of Batched and Durable updates, so concurrent deletes share fsyncs;
 	// the job leaves Get, Query and Subscribe at once, and shows in History at once.
+	// Durable rather than batched because callers' cleanups are not idempotent: the grid
+	// manager writes 009 or 005 and the API's removex answers "done" before the job may
+	// come back, so an acknowledged delete must never be undone by a crash.
 	Delete(ctx context.Context, id JobID) error
 	// Query returns copies of the queued jobs for which constraint is true (all jobs
 	// when constraint is nil), ordered by id.
