@@ -2,48 +2,30 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ec2grid/ec2grid/internal/benchjob"
 	"github.com/ec2grid/ec2grid/jobs"
 	"github.com/ec2grid/ec2grid/submit"
 )
 
-// benchSubmitFile is the README's EC2 job: the ads are what condor_submit sends.
-const benchSubmitFile = `universe              = grid
-grid_resource         = ec2 https://ec2.amazonaws.com/
-executable            = ec2-test
-ec2_access_key_id     = /home/alice/.ec2/AccessKeyID
-ec2_secret_access_key = /home/alice/.ec2/SecretAccessKey
-ec2_ami_id            = ami-0123456789abcdef0
-ec2_instance_type     = m5.large
-ec2_user_data         = Hello EC2!
-ec2_keypair_file      = /home/alice/.ec2/ec2-test-$(Process).pem
-periodic_hold         = (JobStatus == 2) && (time() - EnteredCurrentStatus > 3600)
-queue %d
-`
-
 // benchRequest builds the request condor_submit sends for n jobs of benchSubmitFile.
 func benchRequest(b *testing.B, n int, compact bool) *SubmitRequest {
 	b.Helper()
-	f, err := submit.Parse("bench.sub", strings.NewReader(fmt.Sprintf(benchSubmitFile, n)))
+	f, err := submit.Parse("bench.sub", strings.NewReader(benchjob.SubmitFile(n)))
 	if err != nil {
 		b.Fatal(err)
 	}
 	root := b.TempDir()
-	for _, p := range []string{"home/alice/.ec2/AccessKeyID", "home/alice/.ec2/SecretAccessKey"} {
-		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o700)
-		if err := os.WriteFile(filepath.Join(root, p), []byte("x\n"), 0o600); err != nil {
-			b.Fatal(err)
-		}
+	if err := benchjob.WriteKeyFiles(root); err != nil {
+		b.Fatal(err)
 	}
-	sub, err := f.Jobs(submit.Options{Owner: "alice", Dir: "/home/alice", Root: root, MaxJobs: n,
+	sub, err := f.Jobs(submit.Options{Owner: benchjob.Owner, Dir: benchjob.Dir, Root: root, MaxJobs: n,
 		Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		b.Fatal(err)

@@ -25,23 +25,9 @@ import (
 
 	"github.com/ec2grid/ec2grid/api"
 	"github.com/ec2grid/ec2grid/classad"
+	"github.com/ec2grid/ec2grid/internal/benchjob"
 	"github.com/ec2grid/ec2grid/submit"
 )
-
-// submitFile is the README's EC2 job, queued n times: the ads are exactly what
-// condor_submit sends.
-const submitFile = `universe              = grid
-grid_resource         = ec2 https://ec2.amazonaws.com/
-executable            = ec2-test
-ec2_access_key_id     = /home/alice/.ec2/AccessKeyID
-ec2_secret_access_key = /home/alice/.ec2/SecretAccessKey
-ec2_ami_id            = ami-0123456789abcdef0
-ec2_instance_type     = m5.large
-ec2_user_data         = Hello EC2!
-ec2_keypair_file      = /home/alice/.ec2/ec2-test-$(Process).pem
-periodic_hold         = (JobStatus == 2) && (time() - EnteredCurrentStatus > 3600)
-queue %d
-`
 
 // tableProjection is what condor_q's table views ask for (cmd/internal/qfmt's
 // tableAttrs, which this program cannot import).
@@ -199,19 +185,15 @@ func run(bin string, n, queries int, small, whole bool) error {
 
 // buildAds runs the submit file through the submit package, as condor_submit does.
 func buildAds(dir string, n int) ([]*classad.ClassAd, error) {
-	f, err := submit.Parse("bench.sub", strings.NewReader(fmt.Sprintf(submitFile, n)))
+	f, err := submit.Parse("bench.sub", strings.NewReader(benchjob.SubmitFile(n)))
 	if err != nil {
 		return nil, err
 	}
 	root := filepath.Join(dir, "root")
-	for _, p := range []string{"home/alice/.ec2/AccessKeyID", "home/alice/.ec2/SecretAccessKey"} {
-		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o700)
-		if err := os.WriteFile(filepath.Join(root, p), []byte("x\n"), 0o600); err != nil {
-			return nil, err
-		}
+	if err := benchjob.WriteKeyFiles(root); err != nil {
+		return nil, err
 	}
-	os.MkdirAll(filepath.Join(root, "home/alice"), 0o700)
-	sub, err := f.Jobs(submit.Options{Owner: "alice", Dir: "/home/alice", Root: root, MaxJobs: n,
+	sub, err := f.Jobs(submit.Options{Owner: benchjob.Owner, Dir: benchjob.Dir, Root: root, MaxJobs: n,
 		Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		return nil, err
