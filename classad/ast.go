@@ -246,7 +246,9 @@ type callExpr struct {
 }
 
 func (c *callExpr) write(b *strings.Builder, syn syntax) {
-	b.WriteString(c.name)
+	// A name written quoted ('0'(), which the parser reads as a call of an unknown
+	// function) is printed quoted, so that it reads back as the same call.
+	writeNameSyn(b, c.name, syn)
 	b.WriteByte('(')
 	for i, a := range c.args {
 		if i > 0 {

@@ -512,6 +512,9 @@ func TestParseExprNewSyntax(t *testing.T) {
 		{`strcat("a\\", "b")`, `strcat("a\","b")`},
 		{`f("\"` + "\\n" + `", "z")`, "f(\"\\\"\n\",\"z\")"},
 		{`[ s = "x\\"; t = { "\"\n" } ]`, "[ s = \"x\\\"; t = { \"\\\"\n\" } ]"},
+		// A call of a quoted name (an unknown function) prints quoted (found by FuzzParse).
+		{`'0'()`, `'0'()`},
+		{`'is'(1) + f(2)`, `'is'(1) + f(2)`},
 	}
 	for _, tt := range tests {
 		e, err := parseExprNewSyntax(tt.in)
