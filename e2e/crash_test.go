@@ -81,11 +81,11 @@ func crashAt(t *testing.T, flavor, point string) {
 		s.waitJobs(cluster, crashJobs, "the jobs running before condor_rm", running)
 		// The grid manager may reach the crash point before the daemon has answered
 		// condor_rm: then condor_rm fails, as it would for a user.
-		rmAnswered = s.run("condor_rm", fmt.Sprint(cluster)).code == 0
+		rmAnswered = s.run("condor_rm", fmt.Sprint(cluster)).Code == 0
 	}
 	d.waitExit(t, stateTimeout)
-	if d.err == nil || !strings.Contains(d.err.Error(), "killed") {
-		t.Fatalf("the daemon was not killed at %s: %v\n%s", point, d.err, s.daemonLog())
+	if d.Err() == nil || !strings.Contains(d.Err().Error(), "killed") {
+		t.Fatalf("the daemon was not killed at %s: %v\n%s", point, d.Err(), s.daemonLog())
 	}
 
 	s.startDaemon()
@@ -161,10 +161,10 @@ func TestCrashDuringSpotCancel(t *testing.T) {
 	d := s.startDaemon("EC2GRID_CRASH_AT=during-spot-cancel")
 	cluster := s.submit(s.submitFile("spot.sub", jobSpec{cloud: c, extra: []string{"ec2_spot_price = 0.02"}}))
 	req := s.waitJobs(cluster, 1, "the low bid's request open", func(a ad) bool { return a.str("EC2SpotRequestID") != "" })[0].str("EC2SpotRequestID")
-	rmAnswered := s.run("condor_rm", fmt.Sprint(cluster)).code == 0
+	rmAnswered := s.run("condor_rm", fmt.Sprint(cluster)).Code == 0
 	d.waitExit(t, stateTimeout)
-	if d.err == nil || !strings.Contains(d.err.Error(), "killed") {
-		t.Fatalf("the daemon was not killed during the spot cancel: %v\n%s", d.err, s.daemonLog())
+	if d.Err() == nil || !strings.Contains(d.Err().Error(), "killed") {
+		t.Fatalf("the daemon was not killed during the spot cancel: %v\n%s", d.Err(), s.daemonLog())
 	}
 	s.startDaemon()
 	if q := s.queue(fmt.Sprint(cluster)); len(q) == 1 && q[0].num("JobStatus") != 3 {
@@ -197,8 +197,8 @@ func TestCrashAfterSpotStart(t *testing.T) {
 	const n = 2
 	cluster := s.submit(s.submitFile("spot.sub", jobSpec{cloud: c, queue: n, extra: []string{"ec2_spot_price = 0.10"}}))
 	d.waitExit(t, stateTimeout)
-	if d.err == nil || !strings.Contains(d.err.Error(), "killed") {
-		t.Fatalf("the daemon was not killed after the spot start: %v\n%s", d.err, s.daemonLog())
+	if d.Err() == nil || !strings.Contains(d.Err().Error(), "killed") {
+		t.Fatalf("the daemon was not killed after the spot start: %v\n%s", d.Err(), s.daemonLog())
 	}
 	s.startDaemon()
 	jobs := s.waitJobs(cluster, n, "every spot job running after the restart", running)

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/ec2grid/ec2grid/internal/testbin"
 	"github.com/ec2grid/ec2grid/userlog"
 )
 
@@ -48,119 +45,55 @@ var daemonKnobs = []string{
 // that a job is seen pending before running.
 const bootDelay = "300ms"
 
-// commands are the binaries the tests build and run.
-var commands = []string{"ec2grid", "ec2_gahp", "condor_submit", "condor_q", "condor_rm", "condor_hold",
-	"condor_release", "condor_history", "condor_wait"}
+// bins are the binaries the tests build and run, built once by TestMain.
+var bins = &testbin.Set{Prefix: "ec2grid-e2e-bin", Commands: []string{"ec2grid", "ec2_gahp", "condor_submit",
+	"condor_q", "condor_rm", "condor_hold", "condor_release", "condor_history", "condor_wait"}}
 
-// binDir holds the binaries, built once by TestMain.
-var binDir string
+func TestMain(m *testing.M) { testbin.Main(m, bins) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ec2grid-e2e-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	args := []string{"build", "-o", dir + string(os.PathSeparator)}
-	for _, c := range commands {
-		args = append(args, "github.com/ec2grid/ec2grid/cmd/"+c)
-	}
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// shortDir is a fresh directory with a short path, searchable by everyone (0711): socket
-// paths must stay under 108 bytes, and instance scripts run as an unprivileged user when
-// the tests run as root, who must reach their instance directories.
+// shortDir is a fresh directory with a short path, searchable by everyone
+// (testbin.ShortDir says why), removed when the test ends.
 func shortDir(t testing.TB, prefix string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
+	return testbin.TempShortDir(t, prefix)
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// process is a started child that the test stops at cleanup.
+// process is a started child that the test stops at cleanup, its stderr kept for
+// failure messages.
 type process struct {
-	name   string
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	exited chan struct{}
-	err    error // cmd.Wait's, once exited is closed
+	*testbin.Process
+	stderr *testbin.Buffer
 }
 
 // start starts bin with args and env, its stdout to stdout (nil: discarded).
 func start(t testing.TB, name string, env []string, stdout io.Writer, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd := exec.Command(bins.Path(t, name), args...)
 	cmd.Env = env
-	p := &process{name: name, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{stderr: &testbin.Buffer{}}
 	cmd.Stdout, cmd.Stderr = stdout, p.stderr
-	if err := cmd.Start(); err != nil {
+	var err error
+	if p.Process, err = testbin.Start(name, cmd); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() { p.stop(t) })
+	p.cleanup(t)
 	return p
 }
 
-// stop ends the process with SIGTERM (SIGKILL if it will not go) unless it has exited.
-func (p *process) stop(t testing.TB) {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(stopTimeout):
-		p.cmd.Process.Kill()
-		<-p.exited
-		t.Errorf("%s did not stop on SIGTERM within %v\n%s", p.name, stopTimeout, p.stderr.String())
-	}
+// cleanup stops the process when the test ends: SIGTERM, SIGKILL if it will not go.
+func (p *process) cleanup(t testing.TB) {
+	t.Cleanup(func() {
+		if err := p.Stop(stopTimeout); err != nil {
+			t.Errorf("%v\n%s", err, p.stderr.String())
+		}
+	})
 }
 
 // waitExit waits for the process to exit on its own.
 func (p *process) waitExit(t testing.TB, within time.Duration) {
 	t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(within):
-		t.Fatalf("%s did not exit within %v\n%s", p.name, within, p.stderr.String())
+	if err := p.WaitExit(within); err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr.String())
 	}
 }
 
@@ -168,16 +101,8 @@ func (p *process) waitExit(t testing.TB, within time.Duration) {
 // description of the state.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state:\n%s", what, timeout, state)
-		}
-		time.Sleep(pollEvery)
+	if ok, state := testbin.Poll(timeout, pollEvery, cond); !ok {
+		t.Fatalf("%s: not within %v; last state:\n%s", what, timeout, state)
 	}
 }
 
@@ -199,24 +124,16 @@ type cloud struct {
 func startCloud(t testing.TB, flavor string, flags ...string) *cloud {
 	t.Helper()
 	state := filepath.Join(shortDir(t, "e2ec"), "state")
-	pr, pw := io.Pipe()
 	args := append([]string{"cloud", "--state", state, "--flavor", flavor, "--boot-delay", bootDelay, "--log-level", "warn"}, flags...)
-	p := start(t, "ec2grid", os.Environ(), pw, args...)
-	urls := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(pr).ReadString('\n')
-		urls <- strings.TrimSpace(line)
-		io.Copy(io.Discard, pr)
-	}()
-	t.Cleanup(func() { pw.Close() })
+	cmd := exec.Command(bins.Path(t, "ec2grid"), args...)
+	p := &process{stderr: &testbin.Buffer{}}
+	cmd.Stderr = p.stderr
 	var url string
-	select {
-	case url = <-urls:
-	case <-p.exited:
-		t.Fatalf("ec2grid cloud exited: %v\n%s", p.err, p.stderr.String())
-	case <-time.After(startTimeout):
-		t.Fatalf("ec2grid cloud did not start\n%s", p.stderr.String())
+	var err error
+	if p.Process, url, err = testbin.StartURL("ec2grid cloud", cmd, startTimeout); err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr.String())
 	}
+	p.cleanup(t)
 	c := &cloud{t: t, proc: p, URL: url, State: state,
 		AKFile: filepath.Join(state, "credentials", "demo", "AccessKeyID"),
 		SKFile: filepath.Join(state, "credentials", "demo", "SecretAccessKey")}
@@ -380,12 +297,7 @@ func newSystem(t testing.TB) *system {
 	if err := os.Mkdir(s.work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "EC2GRID_") { // the test's own knobs only
-			s.env = append(s.env, kv)
-		}
-	}
-	s.env = append(s.env, "EC2GRID_HOME="+s.home)
+	s.env = testbin.DaemonEnv(s.home) // the test's own knobs only
 	return s
 }
 
@@ -396,20 +308,16 @@ func (s *system) startDaemon(extraEnv ...string) *process {
 	env := append(append(append([]string{}, s.env...), daemonKnobs...), extraEnv...)
 	p := start(s.t, "ec2grid", env, nil, "daemon")
 	s.daemon = p
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if r := s.run("ec2grid", "status"); r.code == 0 {
-			return p
+	status := func(context.Context) error {
+		if r := s.run("ec2grid", "status"); r.Code != 0 {
+			return fmt.Errorf("ec2grid status: exit %d", r.Code)
 		}
-		select {
-		case <-p.exited:
-			s.t.Fatalf("the daemon exited: %v\n%s", p.err, p.stderr.String())
-		case <-time.After(pollEvery):
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("the daemon did not start within %v\n%s", startTimeout, p.stderr.String())
-		}
+		return nil
 	}
+	if err := testbin.WaitReady(context.Background(), p.Process, startTimeout, pollEvery, status); err != nil {
+		s.t.Fatalf("the daemon did not start: %v\n%s", err, p.stderr.String())
+	}
+	return p
 }
 
 // daemonLog is the tail of the daemon's and the gahp's logs, for failure messages.
@@ -426,26 +334,12 @@ func (s *system) daemonLog() string {
 	return b.String()
 }
 
-// result is one command's outcome.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
 // run runs a built command in the work directory.
-func (s *system) run(name string, args ...string) result {
+func (s *system) run(name string, args ...string) testbin.Result {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
-	cmd.Dir, cmd.Env = s.work, s.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatalf("%s %v: %v", name, args, err)
+	r, err := testbin.Run(s.work, s.env, bins.Path(s.t, name), args...)
+	if err != nil {
+		s.t.Fatal(err)
 	}
 	return r
 }
@@ -454,11 +348,11 @@ func (s *system) run(name string, args ...string) result {
 func (s *system) must(name string, args ...string) string {
 	s.t.Helper()
 	r := s.run(name, args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		s.t.Fatalf("%s %s: exit %d\nstdout:\n%s\nstderr:\n%s\ndaemon log:\n%s", name, strings.Join(args, " "),
-			r.code, r.stdout, r.stderr, s.daemonLog())
+			r.Code, r.Stdout, r.Stderr, s.daemonLog())
 	}
-	return r.stdout
+	return r.Stdout
 }
 
 // write writes a file into the work directory and returns its path.

@@ -110,8 +110,8 @@ queue
 	// The script ends, the instance shuts down, the job completes.
 	log := fmt.Sprintf("EC2_Instance-ami-60bd4609.%d.log", cluster)
 	r := s.run("condor_wait", "-wait", fmt.Sprint(int(stateTimeout.Seconds())), log)
-	if r.code != 0 || r.stdout != "All jobs done.\n" {
-		t.Fatalf("condor_wait: exit %d %q %q\n%s", r.code, r.stdout, r.stderr, s.daemonLog())
+	if r.Code != 0 || r.Stdout != "All jobs done.\n" {
+		t.Fatalf("condor_wait: exit %d %q %q\n%s", r.Code, r.Stdout, r.Stderr, s.daemonLog())
 	}
 	if got := eventCodes(s.events(log), cluster, 0); !slices.Equal(got, []int{evSubmit, evGridSubmit, evExecute, evTerminated}) {
 		t.Errorf("user log events %v, want 000 027 001 005", got)

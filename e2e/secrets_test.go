@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ec2grid/ec2grid/internal/testbin"
 )
 
 // minPEMLine is the shortest PEM body line searched for: a shorter one (the last line of
@@ -78,12 +80,12 @@ func (sc *secretScan) record(name, text string) {
 }
 
 // run runs a command through the system and records both its outputs.
-func (sc *secretScan) run(s *system, name string, args ...string) result {
+func (sc *secretScan) run(s *system, name string, args ...string) testbin.Result {
 	s.t.Helper()
 	r := s.run(name, args...)
 	what := name + " " + strings.Join(args, " ")
-	sc.record(what+" (stdout)", r.stdout)
-	sc.record(what+" (stderr)", r.stderr)
+	sc.record(what+" (stdout)", r.Stdout)
+	sc.record(what+" (stderr)", r.Stderr)
 	return r
 }
 
@@ -91,11 +93,11 @@ func (sc *secretScan) run(s *system, name string, args ...string) result {
 func (sc *secretScan) must(s *system, name string, args ...string) string {
 	s.t.Helper()
 	r := sc.run(s, name, args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		s.t.Fatalf("%s %s: exit %d\nstdout:\n%s\nstderr:\n%s\ndaemon log:\n%s", name, strings.Join(args, " "),
-			r.code, r.stdout, r.stderr, s.daemonLog())
+			r.Code, r.Stdout, r.Stderr, s.daemonLog())
 	}
-	return r.stdout
+	return r.Stdout
 }
 
 // hits searches every file under the roots (but the key files) and every recorded text
@@ -229,8 +231,8 @@ func secretsFlows(t *testing.T, flavor string) {
 	snapshot()
 	s.write("release", "", 0o644)
 	log := fmt.Sprintf("EC2_Instance-ami-60bd4609.%d.log", walk)
-	if r := sc.run(s, "condor_wait", "-wait", fmt.Sprint(int(stateTimeout.Seconds())), log); r.code != 0 {
-		t.Fatalf("condor_wait: exit %d %q %q\n%s", r.code, r.stdout, r.stderr, s.daemonLog())
+	if r := sc.run(s, "condor_wait", "-wait", fmt.Sprint(int(stateTimeout.Seconds())), log); r.Code != 0 {
+		t.Fatalf("condor_wait: exit %d %q %q\n%s", r.Code, r.Stdout, r.Stderr, s.daemonLog())
 	}
 
 	// 2. condor_rm of two running jobs.
@@ -259,10 +261,7 @@ func secretsFlows(t *testing.T, flavor string) {
 	// 4. The daemon killed (SIGKILL: no shutdown path runs) and started again: the job
 	// is found running, then removed.
 	d := daemons[0]
-	if err := d.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	d.waitExit(t, stopTimeout)
+	d.Kill()
 	daemons = append(daemons, s.startDaemon(verbose...))
 	s.waitJobs(hr, 1, "the job running after the restart", running)
 	snapshot()
