@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,41 +10,27 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ec2grid/ec2grid/internal/testbin"
 )
 
-// startTimeout bounds how long the daemon may take to open its socket: generous, as a
-// loaded CI machine may be slow, and only a broken daemon takes that long.
-const startTimeout = 60 * time.Second
+// Liveness bounds: generous, as a loaded CI machine may be slow, and only a broken
+// daemon reaches them; no test asserts speed.
+const (
+	startTimeout = 60 * time.Second // the daemon opening its socket
+	stopTimeout  = 60 * time.Second // the daemon exiting on SIGTERM
+	readyPoll    = 50 * time.Millisecond
+	emptyTimeout = time.Minute // removed jobs leaving the queue
+	emptyPoll    = 100 * time.Millisecond
+)
 
-// commands are the binaries the tests build and run.
-var commands = []string{"ec2grid", "condor_submit", "condor_q", "condor_hold", "condor_release", "condor_rm", "condor_qedit", "condor_history"}
+// bins are the binaries the tests build and run, built once by TestMain.
+var bins = &testbin.Set{Prefix: "ec2grid-e2e-bin", Commands: []string{"ec2grid", "condor_submit", "condor_q",
+	"condor_hold", "condor_release", "condor_rm", "condor_qedit", "condor_history"}}
 
-// binDir holds the binaries, built once by TestMain.
-var binDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ec2grid-e2e-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	args := []string{"build", "-o", dir + string(os.PathSeparator)}
-	for _, c := range commands {
-		args = append(args, "github.com/ec2grid/ec2grid/cmd/"+c)
-	}
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, bins) }
 
 // env is a daemon home and the environment that points commands at it.
 type env struct {
@@ -58,35 +44,18 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	// The socket lives in a short directory: t.TempDir() paths can pass the kernel's
 	// 108-byte limit for socket paths.
-	sockDir, err := os.MkdirTemp("", "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sockDir := testbin.TempShortDir(t, "e2e")
 	e := &env{t: t, home: t.TempDir(), work: t.TempDir()}
-	e.vars = append(os.Environ(), "EC2GRID_HOME="+e.home, "EC2GRID_SOCKET="+filepath.Join(sockDir, "d.sock"))
+	e.vars = testbin.DaemonEnv(e.home, "EC2GRID_SOCKET="+filepath.Join(sockDir, "d.sock"))
 	return e
 }
 
-// result is one command's outcome.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
 // run runs a built command in the work directory.
-func (e *env) run(name string, args ...string) result {
+func (e *env) run(name string, args ...string) testbin.Result {
 	e.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
-	cmd.Dir, cmd.Env = e.work, e.vars
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("%s %v: %v", name, args, err)
+	r, err := testbin.Run(e.work, e.vars, bins.Path(e.t, name), args...)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return r
 }
@@ -96,8 +65,8 @@ func (e *env) run(name string, args ...string) result {
 func (e *env) ok(want string, name string, args ...string) {
 	e.t.Helper()
 	r := e.run(name, args...)
-	if r.code != 0 || r.stdout != want {
-		e.t.Fatalf("%s %s: exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", name, strings.Join(args, " "), r.code, r.stdout, want, r.stderr)
+	if r.Code != 0 || r.Stdout != want {
+		e.t.Fatalf("%s %s: exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", name, strings.Join(args, " "), r.Code, r.Stdout, want, r.Stderr)
 	}
 }
 
@@ -105,46 +74,35 @@ func (e *env) ok(want string, name string, args ...string) {
 func (e *env) fails(want string, name string, args ...string) {
 	e.t.Helper()
 	r := e.run(name, args...)
-	if r.code != 1 || !strings.Contains(r.stderr, want) {
-		e.t.Fatalf("%s %s: exit %d, want 1\nstderr %q, want it to contain %q\nstdout:\n%s", name, strings.Join(args, " "), r.code, r.stderr, want, r.stdout)
+	if r.Code != 1 || !strings.Contains(r.Stderr, want) {
+		e.t.Fatalf("%s %s: exit %d, want 1\nstderr %q, want it to contain %q\nstdout:\n%s", name, strings.Join(args, " "), r.Code, r.Stderr, want, r.Stdout)
 	}
 }
 
 // startDaemon runs `ec2grid daemon` (without a grid manager) until the test ends.
 func (e *env) startDaemon() {
 	e.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "ec2grid"), "daemon")
+	cmd := exec.Command(bins.Path(e.t, "ec2grid"), "daemon")
 	cmd.Env = e.vars
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	stderr := &testbin.Buffer{}
+	cmd.Stderr = stderr
+	p, err := testbin.Start("the daemon", cmd)
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	e.t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(startTimeout):
-			cmd.Process.Kill()
-			<-exited
-			e.t.Errorf("the daemon did not stop on SIGTERM\n%s", stderr.String())
+		if err := p.Stop(stopTimeout); err != nil {
+			e.t.Errorf("%v\n%s", err, stderr.String())
 		}
 	})
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if r := e.run("ec2grid", "status"); r.code == 0 {
-			return
+	status := func(context.Context) error {
+		if r := e.run("ec2grid", "status"); r.Code != 0 {
+			return fmt.Errorf("ec2grid status: exit %d", r.Code)
 		}
-		select {
-		case err := <-exited:
-			e.t.Fatalf("the daemon exited: %v\n%s", err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("the daemon did not start within %v\n%s", startTimeout, stderr.String())
-		}
+		return nil
+	}
+	if err := testbin.WaitReady(context.Background(), p, startTimeout, readyPoll, status); err != nil {
+		e.t.Fatalf("the daemon did not start: %v\n%s", err, stderr.String())
 	}
 }
 
@@ -214,15 +172,15 @@ func TestQueueCommands(t *testing.T) {
 		"-format", `Keypair: %s\n`, "EC2KeyPairFile")
 	e.ok("1.0 1 "+name+"\n", "condor_q", "-af:j", "JobStatus", "Owner")
 	batch := e.run("condor_q")
-	if batch.code != 0 || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(name)+` +ID: 1 +\d+/\d+ \d\d:\d\d +_ +_ +1 +1 1\.0$`).MatchString(batch.stdout) ||
-		!strings.Contains(batch.stdout, "Total for query: 1 jobs; 0 completed, 0 removed, 1 idle, 0 running, 0 held, 0 suspended") {
-		t.Fatalf("condor_q: exit %d\n%s%s", batch.code, batch.stdout, batch.stderr)
+	if batch.Code != 0 || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(name)+` +ID: 1 +\d+/\d+ \d\d:\d\d +_ +_ +1 +1 1\.0$`).MatchString(batch.Stdout) ||
+		!strings.Contains(batch.Stdout, "Total for query: 1 jobs; 0 completed, 0 removed, 1 idle, 0 running, 0 held, 0 suspended") {
+		t.Fatalf("condor_q: exit %d\n%s%s", batch.Code, batch.Stdout, batch.Stderr)
 	}
 	long := e.run("condor_q", "-long", "1.0")
 	for _, want := range []string{"\nClusterId = 1\n", "\nPeriodicHold = (JobStatus == 2) && (time() - EnteredCurrentStatus > 3600)\n",
 		"\nOwner = \"" + name + "\"\n", "\nEC2KeyPairFile = \"" + keypair + "\"\n"} {
-		if !strings.Contains("\n"+long.stdout, want) {
-			t.Errorf("condor_q -long lacks %q:\n%s", want, long.stdout)
+		if !strings.Contains("\n"+long.Stdout, want) {
+			t.Errorf("condor_q -long lacks %q:\n%s", want, long.Stdout)
 		}
 	}
 	if log := e.userLog(1); !strings.HasPrefix(log, "000 (001.000.000) ") {
@@ -234,8 +192,8 @@ func TestQueueCommands(t *testing.T) {
 	e.ok("5 1 via condor_hold (by user "+name+")\n", "condor_q", "-af", "JobStatus", "HoldReasonCode", "HoldReason")
 	e.fails("Job 1.0 already held", "condor_hold", "1.0")
 	hold := e.run("condor_q", "-hold")
-	if hold.code != 0 || !strings.Contains(hold.stdout, "   1.0   "+name) || !strings.Contains(hold.stdout, "1/0      via condor_hold (by user "+name+")") {
-		t.Errorf("condor_q -hold:\n%s%s", hold.stdout, hold.stderr)
+	if hold.Code != 0 || !strings.Contains(hold.Stdout, "   1.0   "+name) || !strings.Contains(hold.Stdout, "1/0      via condor_hold (by user "+name+")") {
+		t.Errorf("condor_q -hold:\n%s%s", hold.Stdout, hold.Stderr)
 	}
 
 	// Release: back to idle, event 013 in the user log.
@@ -259,8 +217,8 @@ func TestQueueCommands(t *testing.T) {
 	e.waitEmpty()
 	e.ok("1 0 3 "+name+"\n", "condor_history", "-af", "ClusterId", "ProcId", "JobStatus", "Owner")
 	hist := e.run("condor_history")
-	if hist.code != 0 || !regexp.MustCompile(`(?m)^ ID +OWNER +SUBMITTED +RUN_TIME ST +COMPLETED CMD\n +1\.0 +`+regexp.QuoteMeta(name)+` .* X .*EC2_Instance-ami-60bd4609$`).MatchString(hist.stdout) {
-		t.Errorf("condor_history:\n%s%s", hist.stdout, hist.stderr)
+	if hist.Code != 0 || !regexp.MustCompile(`(?m)^ ID +OWNER +SUBMITTED +RUN_TIME ST +COMPLETED CMD\n +1\.0 +`+regexp.QuoteMeta(name)+` .* X .*EC2_Instance-ami-60bd4609$`).MatchString(hist.Stdout) {
+		t.Errorf("condor_history:\n%s%s", hist.Stdout, hist.Stderr)
 	}
 	if log := e.userLog(1); !strings.Contains(log, "\n009 (001.000.000) ") {
 		t.Errorf("user log after condor_rm has no 009 event:\n%s", log)
@@ -280,10 +238,10 @@ func TestQueueCommands(t *testing.T) {
 	// The order of jobs that left in the same second is the daemon's business: compare
 	// the set.
 	h := e.run("condor_history", "-af:j", "JobStatus")
-	lines := strings.Split(strings.TrimSuffix(h.stdout, "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(h.Stdout, "\n"), "\n")
 	slices.Sort(lines)
-	if h.code != 0 || !slices.Equal(lines, []string{"1.0 3", "2.0 3", "2.1 3"}) {
-		t.Errorf("condor_history -af:j JobStatus: exit %d\n%s%s", h.code, h.stdout, h.stderr)
+	if h.Code != 0 || !slices.Equal(lines, []string{"1.0 3", "2.0 3", "2.1 3"}) {
+		t.Errorf("condor_history -af:j JobStatus: exit %d\n%s%s", h.Code, h.Stdout, h.Stderr)
 	}
 
 	// A bad submit file queues nothing and says where.
@@ -298,16 +256,12 @@ func TestQueueCommands(t *testing.T) {
 // has cleaned them up.
 func (e *env) waitEmpty() {
 	e.t.Helper()
-	deadline := time.Now().Add(time.Minute) // liveness only: generous on a loaded machine
-	for {
+	ok, state := testbin.Poll(emptyTimeout, emptyPoll, func() (bool, string) {
 		r := e.run("condor_q", "-af", "ClusterId")
-		if r.code == 0 && r.stdout == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("jobs still queued after a minute: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return r.Code == 0 && r.Stdout == "", fmt.Sprintf("exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	})
+	if !ok {
+		e.t.Fatalf("jobs still queued after %v: %s", emptyTimeout, state)
 	}
 }
 
@@ -331,9 +285,9 @@ func TestDaemonNotRunning(t *testing.T) {
 		{"condor_rm", "-all"}, {"condor_qedit", "1.0", "Foo", "1"}, {"condor_history"},
 	} {
 		r := e.run(c[0], c[1:]...)
-		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "ERROR: the ec2grid daemon is not running (no socket at ") ||
-			!strings.Contains(r.stderr, "Start it with: ec2grid daemon") {
-			t.Errorf("%v: exit %d stdout %q stderr %q", c, r.code, r.stdout, r.stderr)
+		if r.Code != 1 || r.Stdout != "" || !strings.Contains(r.Stderr, "ERROR: the ec2grid daemon is not running (no socket at ") ||
+			!strings.Contains(r.Stderr, "Start it with: ec2grid daemon") {
+			t.Errorf("%v: exit %d stdout %q stderr %q", c, r.Code, r.Stdout, r.Stderr)
 		}
 	}
 }
