@@ -17,6 +17,7 @@ import (
 
 	"github.com/ec2grid/ec2grid/api"
 	"github.com/ec2grid/ec2grid/classad"
+	"github.com/ec2grid/ec2grid/internal/testbin"
 )
 
 // The default run (issue 8): 20 kills over 200 jobs, a few minutes a mode.
@@ -210,13 +211,9 @@ func run(ctx context.Context, o options, log io.Writer) (result, error) {
 
 // newWorld makes the directories and starts the cloud (with flags).
 func newWorld(o options, log io.Writer, cloudFlags []string) (*world, error) {
-	// A short path: the daemon's socket path must stay under 108 bytes.
-	base, err := os.MkdirTemp("", "chaos")
+	// A short path, searchable by the instance scripts' unprivileged user.
+	base, err := testbin.ShortDir("chaos")
 	if err != nil {
-		return nil, err
-	}
-	// Instance scripts run as an unprivileged user when the cloud runs as root.
-	if err := os.Chmod(base, 0o711); err != nil {
 		return nil, err
 	}
 	w := &world{o: o, rnd: rand.New(rand.NewPCG(uint64(o.seed), uint64(o.seed)>>17|1)),
@@ -246,7 +243,7 @@ func (w *world) close() {
 		w.client.Close()
 	}
 	if w.cloud != nil {
-		w.cloud.term()
+		w.cloud.Stop(stopTimeout)
 	}
 	if w.o.keep {
 		fmt.Fprintf(w.log, "chaos: kept %s\n", w.base)
@@ -464,8 +461,8 @@ func crashLoop(ctx context.Context, o options, log io.Writer) (result, error) {
 		return res, err
 	}
 	res.kills = kills
-	if d.done() {
-		return res, fmt.Errorf("the daemon exited while the user was still acting: %v", d.err)
+	if d.Done() {
+		return res, fmt.Errorf("the daemon exited while the user was still acting: %v", d.Err())
 	}
 	if err := w.finish(ctx, d, &res); err != nil {
 		return res, err
@@ -514,7 +511,7 @@ func (w *world) cleanStart(ctx context.Context) (*proc, error) {
 		return nil, err
 	}
 	if !ready {
-		return nil, fmt.Errorf("the daemon exited at start with no crash point armed: %v", d.err)
+		return nil, fmt.Errorf("the daemon exited at start with no crash point armed: %v", d.Err())
 	}
 	return d, nil
 }
@@ -531,7 +528,7 @@ func (w *world) killer(ctx context.Context) (int, *proc, error) {
 		if ctx.Err() != nil {
 			return kills, d, ctx.Err()
 		}
-		if d == nil || d.done() {
+		if d == nil || d.Done() {
 			var extra []string
 			if w.killRnd.Float64() < crashArmRate {
 				p := crashPoints[w.killRnd.IntN(len(crashPoints))]
@@ -544,8 +541,8 @@ func (w *world) killer(ctx context.Context) (int, *proc, error) {
 				return kills, nil, err
 			}
 			if !ready {
-				if !d.killed() {
-					return kills, nil, fmt.Errorf("the daemon exited at start: %v (see %s)", d.err, logFile)
+				if !d.Killed() {
+					return kills, nil, fmt.Errorf("the daemon exited at start: %v (see %s)", d.Err(), logFile)
 				}
 				kills++ // its crash point fired before it answered
 				continue
@@ -554,32 +551,32 @@ func (w *world) killer(ctx context.Context) (int, *proc, error) {
 		// A random instant, uniform over [0.25, 1.75) of the mean.
 		wait := time.Duration((0.25 + 1.5*w.killRnd.Float64()) * float64(w.o.killEvery))
 		select {
-		case <-d.exited:
-			if !d.killed() {
-				return kills, nil, fmt.Errorf("the daemon exited on its own: %v (see %s)", d.err, logFile)
+		case <-d.Exited():
+			if !d.Killed() {
+				return kills, nil, fmt.Errorf("the daemon exited on its own: %v (see %s)", d.Err(), logFile)
 			}
 			kills++ // a crash point
 			continue
 		case <-time.After(wait):
 		case <-ctx.Done():
-			d.kill()
+			d.Kill()
 			return kills, nil, ctx.Err()
 		}
 		if w.killRnd.Float64() < gahpKillRate {
-			if g := gahpChildren(d.cmd.Process.Pid); len(g) > 0 {
+			if g := gahpChildren(d.Pid()); len(g) > 0 {
 				if p, err := os.FindProcess(g[w.killRnd.IntN(len(g))]); err == nil && p.Kill() == nil {
 					kills++
 					continue
 				}
 			}
 		}
-		d.kill()
+		d.Kill()
 		kills++
 		// Down a moment, as a supervisor's restart delay: commands meanwhile fail.
 		time.Sleep(time.Duration(w.killRnd.IntN(500)) * time.Millisecond)
 	}
 	fmt.Fprintf(w.log, "chaos: mode=%s %d kills done\n", w.o.mode, kills)
-	if d == nil || d.done() {
+	if d == nil || d.Done() {
 		// Restart at once, with no crash point: the user may still be submitting, and
 		// retries a submit that finds no daemon until one answers.
 		var err error
@@ -630,7 +627,7 @@ func (w *world) user(ctx context.Context, span time.Duration) {
 // finish removes everything, waits for the queue to drain and the instances to end, stops
 // the daemon and counts.
 func (w *world) finish(ctx context.Context, d *proc, res *result) error {
-	defer d.term()
+	defer d.Stop(stopTimeout)
 	if err := w.removeAll(ctx); err != nil {
 		return err
 	}

@@ -2,39 +2,20 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ec2grid/ec2grid/internal/testbin"
 )
 
-// binDir holds the binaries the runs start, built once by TestMain (without -race: the
+// bins are the binaries the runs start, built once by TestMain (without -race: the
 // driver under test is this package; the binaries have their own tests).
-var binDir string
+var bins = &testbin.Set{Prefix: "chaos-bin", Commands: []string{"ec2grid", "ec2_gahp", "condor_submit", "condor_rm",
+	"condor_hold", "condor_release"}}
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "chaos-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	args := []string{"build", "-o", dir + string(os.PathSeparator)}
-	for _, c := range []string{"ec2grid", "ec2_gahp", "condor_submit", "condor_rm", "condor_hold", "condor_release"} {
-		args = append(args, "github.com/ec2grid/ec2grid/cmd/"+c)
-	}
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, bins) }
 
 // runTimeout bounds one test run beyond its kills' span: far above a healthy run's drain
 // and checks, so only a hung system reaches it (a storm has its own bounds inside).
@@ -45,7 +26,7 @@ const runTimeout = 50 * time.Minute
 // several may run at once in goroutines of one test.
 func chaosRun(t *testing.T, o options) result {
 	t.Helper()
-	o.bin = binDir
+	o.bin = bins.Must(t)
 	o.seed = time.Now().UnixNano()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout+time.Duration(o.kills)*o.killEvery*2)
 	defer cancel()

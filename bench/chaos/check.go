@@ -289,7 +289,7 @@ func (w *world) check(ctx context.Context, d *proc, stuck []*classad.ClassAd, fa
 	cancel()
 	if err == nil {
 		select {
-		case <-d.exited:
+		case <-d.Exited():
 		case <-time.After(stopTimeout):
 		}
 	}
@@ -322,7 +322,7 @@ func storm(ctx context.Context, o options, log io.Writer, faults []string) (resu
 	if err != nil {
 		return res, 0, err
 	}
-	defer d.term()
+	defer d.Stop(stopTimeout)
 	t0 := time.Now()
 	for submitted := 0; submitted < o.jobs; {
 		n := min(1+w.rnd.IntN(maxCluster), o.jobs-submitted)

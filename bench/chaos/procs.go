@@ -1,20 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ec2grid/ec2grid/api"
+	"github.com/ec2grid/ec2grid/internal/testbin"
 )
 
 // Process bounds: generous for a loaded 2-core machine; only a broken system reaches them.
@@ -22,64 +21,11 @@ const (
 	startTimeout = time.Minute      // the cloud printing its URL, the daemon answering ping
 	stopTimeout  = 30 * time.Second // a process exiting after SIGTERM or a stop request
 	pollEvery    = 100 * time.Millisecond
+	pingTimeout  = time.Second // one ping while the daemon starts
 )
 
 // proc is a started child and its exit.
-type proc struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error // cmd.Wait's, once exited is closed
-}
-
-func startProc(cmd *exec.Cmd) (*proc, error) {
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-func (p *proc) done() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// killed reports whether the process ended by SIGKILL (ours or its crash hook's).
-func (p *proc) killed() bool {
-	var ee *exec.ExitError
-	if !errors.As(p.err, &ee) {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
-}
-
-// kill sends SIGKILL and waits for the exit.
-func (p *proc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
-}
-
-// term sends SIGTERM and waits, SIGKILL after stopTimeout.
-func (p *proc) term() {
-	if p.done() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(stopTimeout):
-		p.kill()
-	}
-}
+type proc = testbin.Process
 
 // cloudProc is a running `ec2grid cloud`.
 type cloudProc struct {
@@ -98,43 +44,18 @@ func startCloud(bin, state, flavor, logFile string, flags ...string) (*cloudProc
 	}
 	defer log.Close() // the child has its own descriptor
 	cmd.Stderr = log
-	out, err := cmd.StdoutPipe()
+	p, url, err := testbin.StartURL("ec2grid cloud", cmd, startTimeout)
 	if err != nil {
-		return nil, err
+		data, _ := os.ReadFile(logFile)
+		return nil, fmt.Errorf("ec2grid cloud did not start: %w\n%s", err, data)
 	}
-	p, err := startProc(cmd)
-	if err != nil {
-		return nil, err
-	}
-	urls := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		urls <- strings.TrimSpace(line)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case u := <-urls:
-		if u != "" {
-			return &cloudProc{proc: p, url: u, state: state}, nil
-		}
-	case <-time.After(startTimeout):
-	}
-	p.kill()
-	data, _ := os.ReadFile(logFile)
-	return nil, fmt.Errorf("ec2grid cloud did not start: %s", data)
+	return &cloudProc{proc: p, url: url, state: state}, nil
 }
 
 // daemonEnv is the daemon's environment: ours without any EC2GRID_ knob of the caller's,
 // the home, the run's knobs and extra.
 func daemonEnv(home string, knobs []string, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "EC2GRID_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "EC2GRID_HOME="+home)
-	return append(append(env, knobs...), extra...)
+	return testbin.DaemonEnv(home, append(slices.Clone(knobs), extra...)...)
 }
 
 // startDaemon starts `ec2grid daemon` and waits until it answers ping. A daemon that exits
@@ -149,29 +70,27 @@ func startDaemon(ctx context.Context, bin string, env []string, logFile string) 
 	}
 	defer log.Close()
 	cmd.Stderr = log
-	p, err = startProc(cmd)
+	p, err = testbin.Start("the daemon", cmd)
 	if err != nil {
 		return nil, false, err
 	}
 	c := api.NewClient(socketOf(env))
 	defer c.Close()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
+	ping := func(ctx context.Context) error {
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		defer cancel()
 		_, err := c.Ping(pctx)
-		cancel()
-		if err == nil {
-			return p, true, nil
-		}
-		if p.done() {
-			return p, false, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			p.kill()
-			return nil, false, fmt.Errorf("the daemon did not answer within %v: %v", startTimeout, err)
-		}
-		time.Sleep(pollEvery)
+		return err
 	}
+	err = testbin.WaitReady(ctx, p, startTimeout, pollEvery, ping)
+	switch {
+	case err == nil:
+		return p, true, nil
+	case errors.Is(err, testbin.ErrExited):
+		return p, false, nil
+	}
+	p.Kill()
+	return nil, false, err
 }
 
 func socketOf(env []string) string {
