@@ -10,11 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/ec2grid/ec2grid/cloud"
+	"github.com/ec2grid/ec2grid/internal/testbin"
 )
 
 // Generous bounds on waits in these tests; none asserts speed.
@@ -34,7 +31,13 @@ const (
 )
 
 // urlLine is the form of the first stdout line: the endpoint URL alone.
-var urlLine = regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/$`)
+var urlLine = testbin.URLLine
+
+// bins is the ec2grid binary, built once for the tests that run it, on first use (the
+// -short run builds nothing).
+var bins = &testbin.Set{Prefix: "ec2grid-bin", Commands: []string{"ec2grid"}, OnFirstUse: true}
+
+func TestMain(m *testing.M) { testbin.Main(m, bins) }
 
 func TestUsage(t *testing.T) {
 	tests := []struct {
@@ -106,22 +109,7 @@ func TestWithAccount(t *testing.T) {
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer goroutine and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testbin.Buffer
 
 // TestRunCloudInProcess runs `ec2grid cloud` in this process on every interface: the URL
 // it prints is loopback, the log warns loudly, and cancelling the context (what SIGINT
@@ -181,85 +169,45 @@ func TestRunCloudInProcess(t *testing.T) {
 	}
 }
 
-// buildBinary builds ./cmd/ec2grid into a temporary directory.
+// buildBinary is the built ec2grid binary.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ec2grid")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		goTool = p
-	}
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return bins.Path(t, "ec2grid")
 }
 
 // cloudProcess is a started `ec2grid cloud`.
 type cloudProcess struct {
-	cmd    *exec.Cmd
+	*testbin.Process
 	url    string
-	stderr *syncBuffer
-	exited chan error
+	stderr *testbin.Buffer
 }
 
 // startBinary starts the binary with args and waits for its URL line.
 func startBinary(t *testing.T, bin string, args ...string) *cloudProcess {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cloudProcess{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	p := &cloudProcess{stderr: &testbin.Buffer{}}
 	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var err error
+	if p.Process, p.url, err = testbin.StartURL("ec2grid cloud", cmd, waitURL); err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr)
 	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		io.Copy(io.Discard, stdout)
-		p.exited <- cmd.Wait()
-	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
+		if !p.Done() {
+			p.Kill()
 		}
 	})
-	select {
-	case l, ok := <-lines:
-		if !ok {
-			t.Fatalf("exited (%v) without printing the URL:\n%s", <-p.exited, p.stderr)
-		}
-		if !urlLine.MatchString(l) {
-			t.Fatalf("first stdout line %q is not the endpoint URL alone", l)
-		}
-		p.url = l
-	case <-time.After(waitURL):
-		t.Fatalf("no URL line within %v:\n%s", waitURL, p.stderr)
-	}
 	return p
 }
 
 // stop sends SIGTERM and checks the process exits 0.
 func (p *cloudProcess) stop(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	if err := p.Stop(waitExit); err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr)
 	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v\n%s", err, p.stderr)
-		}
-	case <-time.After(waitExit):
-		p.cmd.Process.Kill()
-		t.Fatalf("no exit within %v of SIGTERM", waitExit)
+	if err := p.Err(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, p.stderr)
 	}
 }
 
