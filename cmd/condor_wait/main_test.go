@@ -7,12 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ec2grid/ec2grid/internal/testbin"
 	"github.com/ec2grid/ec2grid/userlog"
 )
 
@@ -72,30 +71,17 @@ func text(t *testing.T, events ...userlog.Event) string {
 	return string(b)
 }
 
-// syncBuffer is a bytes.Buffer safe for the goroutine run writes from and the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// bins is the condor_wait binary, built once on first use (the -short run builds nothing).
+var bins = &testbin.Set{Prefix: "condor_wait-bin", Commands: []string{"condor_wait"}, OnFirstUse: true}
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func TestMain(m *testing.M) { testbin.Main(m, bins) }
 
 // runTimeout ends a run that would otherwise wait forever (a test without -wait on a log
 // whose jobs never end); no case should come near it.
 const runTimeout = 20 * time.Second
 
 func runArgs(args ...string) (code int, stdout, stderr string) {
-	var out, errOut syncBuffer
+	var out, errOut testbin.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	code = run(ctx, args, &out, &errOut)
@@ -215,7 +201,7 @@ func TestEchoJSON(t *testing.T) {
 func TestRunFollows(t *testing.T) {
 	t.Parallel()
 	path := writeLog(t, submit(1, 0), submit(1, 1), gridSubmit(1, 0))
-	var out, errOut syncBuffer
+	var out, errOut testbin.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(context.Background(), []string{"-status", path}, &out, &errOut) }()
 
@@ -250,7 +236,7 @@ func TestRunInterrupted(t *testing.T) {
 	path := writeLog(t, submit(1, 0))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{path}, &syncBuffer{}, &syncBuffer{}) }()
+	go func() { done <- run(ctx, []string{path}, &testbin.Buffer{}, &testbin.Buffer{}) }()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	select {
@@ -291,11 +277,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "condor_wait")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := bins.Path(t, "condor_wait")
 
 	path := writeLog(t, submit(1, 0), gridSubmit(1, 0))
 	cmd := exec.Command(bin, "-status", path, "1")
