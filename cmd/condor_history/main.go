@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -56,44 +57,26 @@ func run(args []string, env cli.Env, loc *time.Location) int {
 		}
 	}
 	// No querying user: condor_history shows every user's jobs unless owners are named.
-	q, err := qfmt.ParseArgs(qargs, "")
-	if err != nil {
-		fmt.Fprintln(env.Stderr, err.Error())
-		return cli.ExitFailure
-	}
-	client, err := cli.Connect(env.Getenv)
-	if err != nil {
-		return cli.Fail(env.Stderr, err)
-	}
-	defer client.Close()
-	ctx, cancel := cli.Context()
-	defer cancel()
-	ads, err := client.Query(ctx, &api.QueryRequest{
-		History:    true,
-		Constraint: classad.Unparse(q.Constraint()),
-		Projection: qfmt.Projection(q.View),
-		Limit:      q.Limit,
+	return cli.Query(env, qargs, "", true, func(_ context.Context, _ *api.Client, q *qfmt.Query, ads []*classad.ClassAd) int {
+		now := time.Now()
+		w := env.Stdout
+		var err error
+		switch q.View {
+		case qfmt.ViewLong:
+			err = qfmt.Long(w, ads)
+		case qfmt.ViewJSON:
+			err = qfmt.JSON(w, ads)
+		case qfmt.ViewAutoFormat:
+			err = q.AutoFormat.Print(w, ads, now)
+		case qfmt.ViewFormat:
+			err = qfmt.Format(w, ads, q.Formats, now)
+		default:
+			err = qfmt.History(w, ads, qfmt.Options{Now: now, Loc: loc})
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "condor_history: %v\n", err)
+			return cli.ExitFailure
+		}
+		return cli.ExitOK
 	})
-	if err != nil {
-		return cli.Fail(env.Stderr, err)
-	}
-	now := time.Now()
-	w := env.Stdout
-	switch q.View {
-	case qfmt.ViewLong:
-		err = qfmt.Long(w, ads)
-	case qfmt.ViewJSON:
-		err = qfmt.JSON(w, ads)
-	case qfmt.ViewAutoFormat:
-		err = q.AutoFormat.Print(w, ads, now)
-	case qfmt.ViewFormat:
-		err = qfmt.Format(w, ads, q.Formats, now)
-	default:
-		err = qfmt.History(w, ads, qfmt.Options{Now: now, Loc: loc})
-	}
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "condor_history: %v\n", err)
-		return cli.ExitFailure
-	}
-	return cli.ExitOK
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,18 +62,7 @@ func TestGolden(t *testing.T) {
 			if strings.Contains(stdout, "queued") {
 				t.Errorf("condor_history showed a queued job:\n%s", stdout)
 			}
-			p := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				os.WriteFile(p, []byte(stdout), 0o644)
-				return
-			}
-			want, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if stdout != string(want) {
-				t.Errorf("--- got:\n%s\n--- want (%s):\n%s", stdout, p, want)
-			}
+			clitest.Golden(t, tt.name, stdout, *update)
 		})
 	}
 }

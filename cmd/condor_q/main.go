@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -62,51 +63,33 @@ func run(args []string, env cli.Env, clk clock) int {
 		}
 	}
 	user := clk.user
-	q, err := qfmt.ParseArgs(args, user)
-	if err != nil {
-		fmt.Fprintln(env.Stderr, err.Error())
-		return cli.ExitFailure
-	}
-	client, err := cli.Connect(env.Getenv)
-	if err != nil {
-		return cli.Fail(env.Stderr, err)
-	}
-	defer client.Close()
-	ctx, cancel := cli.Context()
-	defer cancel()
-	ads, err := client.Query(ctx, &api.QueryRequest{
-		Constraint: classad.Unparse(q.Constraint()),
-		Projection: qfmt.Projection(q.View),
-		Limit:      q.Limit,
-	})
-	if err != nil {
-		return cli.Fail(env.Stderr, err)
-	}
-	now := clk.now()
-	opts := qfmt.Options{Now: now, Loc: clk.loc, User: user, Wide: q.Wide,
-		Schedd: fmt.Sprintf("%s@%s : <unix:%s>", user, clk.host, client.Socket())}
-	switch q.View {
-	case qfmt.ViewBatch, qfmt.ViewNoBatch, qfmt.ViewHold, qfmt.ViewTotals:
-		// The "Total for USER" and "Total for all users" lines count the whole queue,
-		// whatever the query selected.
-		all, err := client.Query(ctx, &api.QueryRequest{Projection: []string{"Owner", "JobStatus"}})
-		if err != nil {
-			return cli.Fail(env.Stderr, err)
-		}
-		var mine []*classad.ClassAd
-		for _, ad := range all {
-			if o, _ := ad.EvalAttr("Owner").StringValue(); o == user {
-				mine = append(mine, ad)
+	return cli.Query(env, args, user, false, func(ctx context.Context, client *api.Client, q *qfmt.Query, ads []*classad.ClassAd) int {
+		now := clk.now()
+		opts := qfmt.Options{Now: now, Loc: clk.loc, User: user, Wide: q.Wide,
+			Schedd: fmt.Sprintf("%s@%s : <unix:%s>", user, clk.host, client.Socket())}
+		switch q.View {
+		case qfmt.ViewBatch, qfmt.ViewNoBatch, qfmt.ViewHold, qfmt.ViewTotals:
+			// The "Total for USER" and "Total for all users" lines count the whole queue,
+			// whatever the query selected.
+			all, err := client.Query(ctx, &api.QueryRequest{Projection: []string{"Owner", "JobStatus"}})
+			if err != nil {
+				return cli.Fail(env.Stderr, err)
 			}
+			var mine []*classad.ClassAd
+			for _, ad := range all {
+				if o, _ := ad.EvalAttr("Owner").StringValue(); o == user {
+					mine = append(mine, ad)
+				}
+			}
+			userTotals, allTotals := qfmt.Count(mine), qfmt.Count(all)
+			opts.UserTotals, opts.AllTotals = &userTotals, &allTotals
 		}
-		userTotals, allTotals := qfmt.Count(mine), qfmt.Count(all)
-		opts.UserTotals, opts.AllTotals = &userTotals, &allTotals
-	}
-	if err := print(env.Stdout, q, ads, opts, now); err != nil {
-		fmt.Fprintf(env.Stderr, "condor_q: %v\n", err)
-		return cli.ExitFailure
-	}
-	return cli.ExitOK
+		if err := print(env.Stdout, q, ads, opts, now); err != nil {
+			fmt.Fprintf(env.Stderr, "condor_q: %v\n", err)
+			return cli.ExitFailure
+		}
+		return cli.ExitOK
+	})
 }
 
 // print writes ads in q's view.

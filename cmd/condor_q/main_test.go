@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -68,20 +66,7 @@ func runQ(t *testing.T, s *clitest.Server, args ...string) (int, string, string)
 
 func golden(t *testing.T, name string, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s\n--- got:\n%s\n--- want:\n%s", p, got, want)
-	}
+	clitest.Golden(t, name, got, *update)
 }
 
 // TestGolden runs the real command code against the fake queue for every view.

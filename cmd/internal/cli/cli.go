@@ -1,6 +1,7 @@
 // Package cli holds what the condor_* commands share: finding the ec2grid daemon and
 // saying so when it is not running, reading job-id arguments, HTCondor's exit statuses,
-// and the one implementation behind condor_rm, condor_hold and condor_release.
+// the one implementation behind condor_rm, condor_hold and condor_release, and the query
+// prologue condor_q and condor_history share.
 package cli
 
 import (

@@ -219,3 +219,23 @@ func Queue(t testing.TB, queue, history []string) Handler {
 		return http.StatusOK, out
 	}
 }
+
+// Golden compares got with testdata/name.golden, or (update: the tests' -update flag)
+// rewrites the file with it.
+func Golden(t testing.TB, name, got string, update bool) {
+	t.Helper()
+	p := filepath.Join("testdata", name+".golden")
+	if update {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s\n--- got:\n%s\n--- want:\n%s", p, got, want)
+	}
+}
