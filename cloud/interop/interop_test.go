@@ -10,7 +10,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -22,13 +21,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ec2grid/ec2grid/internal/testbin"
 )
 
 // Generous bounds on waits, so a slow or loaded CI machine never fails a test that is
@@ -64,45 +62,12 @@ const (
 	debianAWS    = "/usr/bin/aws"
 )
 
-// binDir holds the ec2grid binary; TestMain sets it once, before any test runs.
-var binDir string
+// bins is the ec2grid binary, built once for the whole package on first use, so a run
+// that selects only the validator's tests (or fuzzes) does not pay for the build; under
+// the race detector when this test binary is (real clients drive the cloud concurrently).
+var bins = &testbin.Set{Prefix: "ec2grid-interop-", Commands: []string{"ec2grid"}, Race: raceEnabled, OnFirstUse: true}
 
-// buildEC2grid builds ./cmd/ec2grid once for the whole package, on first use, so a run
-// that selects only the validator's tests (or fuzzes) does not pay for the build.
-var buildEC2grid = sync.OnceValues(func() (string, error) {
-	bin := filepath.Join(binDir, "ec2grid")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		// The cloud under the race detector too: real clients drive it concurrently.
-		args = append(args, "-race")
-	}
-	args = append(args, "github.com/ec2grid/ec2grid/cmd/ec2grid")
-	out, err := exec.Command(goTool(), args...).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/ec2grid: %w\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ec2grid-interop-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "interop:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// goTool is the go command of the toolchain running the tests.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
+func TestMain(m *testing.M) { testbin.Main(m, bins) }
 
 // missing fails the test in CI (CI=true), where every client must be installed, and skips
 // it elsewhere with what to install.
@@ -166,10 +131,7 @@ account "alice" {
 // cleanly (and race-free), and validates every response the proxy recorded.
 func startCloud(t *testing.T, flavor string) *cloudProc {
 	t.Helper()
-	bin, err := buildEC2grid()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := bins.Path(t, "ec2grid")
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	cfgPath := filepath.Join(dir, "cloud.hcl")
@@ -179,45 +141,13 @@ func startCloud(t *testing.T, flavor string) *cloudProc {
 	}
 	cmd := exec.Command(bin, "cloud", "--listen", "127.0.0.1:0", "--state", state, "--flavor", flavor,
 		"--config", cfgPath, "--log-level", "debug")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &syncBuffer{}
+	stderr := &testbin.Buffer{}
 	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	p, first, err := testbin.StartURL("ec2grid cloud", cmd, startTimeout)
+	if err != nil {
+		t.Fatalf("%v; its log:\n%s", err, stderr)
 	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		// Drain: nothing else should come, but a blocked pipe must not stall the cloud.
-		io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
-	}()
-
 	c := &cloudProc{flavor: flavor, state: state, aliceKey: "AKIAALICEINTEROP0001", aliceSec: "alice-interop-secret"}
-	var first string
-	select {
-	case l, ok := <-lines:
-		if !ok {
-			err := <-exited
-			t.Fatalf("ec2grid cloud printed no URL and exited (%v); its log:\n%s", err, stderr)
-		}
-		first = l
-	case <-time.After(startTimeout):
-		cmd.Process.Kill()
-		t.Fatalf("ec2grid cloud printed no URL in %v; its log:\n%s", startTimeout, stderr)
-	}
-	if !regexp.MustCompile(`^http://127\.0\.0\.1:[0-9]+/$`).MatchString(first) {
-		cmd.Process.Kill()
-		t.Fatalf("first stdout line %q is not the endpoint URL alone", first)
-	}
 	c.direct = first
 
 	c.rec = &recorder{target: strings.TrimSuffix(first, "/"), transport: &http.Transport{DisableCompression: true}}
@@ -227,17 +157,10 @@ func startCloud(t *testing.T, flavor string) *cloudProc {
 	t.Cleanup(func() {
 		proxy.Close()
 		c.rec.transport.CloseIdleConnections()
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Errorf("signal ec2grid cloud: %v", err)
-		}
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("ec2grid cloud did not exit cleanly on SIGTERM: %v", err)
-			}
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			t.Errorf("ec2grid cloud did not exit within %v of SIGTERM", stopTimeout)
+		if err := p.Stop(stopTimeout); err != nil {
+			t.Errorf("%v", err)
+		} else if err := p.Err(); err != nil {
+			t.Errorf("ec2grid cloud did not exit cleanly on SIGTERM: %v", err)
 		}
 		log := stderr.String()
 		if strings.Contains(log, "WARNING: DATA RACE") {
@@ -489,19 +412,4 @@ func (c *cloudProc) runClient(t *testing.T, name string, args ...string) string 
 }
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testbin.Buffer
