@@ -49,24 +49,41 @@ func parseCtlArgs(name string, args []string, stderr io.Writer) (home, socket st
 	return home, socket, 0, true
 }
 
-// runStatus is `ec2grid status`: is the daemon running, and what is it.
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_, socket, code, ok := parseCtlArgs("status", args, stderr)
+// pingDaemon is the prologue status and stop share: read the subcommand's -home flag,
+// ping the daemon there and, if then is not nil, call it under the same bounded context
+// once the ping has answered. A daemon that is not running is said on stdout, any other
+// error on stderr as "ec2grid name: ...", and then the exit status is returned with ok
+// false.
+func pingDaemon(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
+	then func(context.Context, *api.Client) error) (p *api.PingResponse, code int, ok bool) {
+	_, socket, code, ok := parseCtlArgs(name, args, stderr)
 	if !ok {
-		return code
+		return nil, code, false
 	}
 	c := api.NewClient(socket)
 	defer c.Close()
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	p, err := c.Ping(pctx)
+	if err == nil && then != nil {
+		err = then(pctx, c)
+	}
 	if err != nil {
 		if errors.Is(err, api.ErrNotRunning) {
 			fmt.Fprintf(stdout, "ec2grid daemon: not running (no daemon at %s)\n", socket)
-			return exitFailure
+			return nil, exitFailure, false
 		}
-		fmt.Fprintf(stderr, "ec2grid status: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(stderr, "ec2grid %s: %v\n", name, err)
+		return nil, exitFailure, false
+	}
+	return p, exitOK, true
+}
+
+// runStatus is `ec2grid status`: is the daemon running, and what is it.
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	p, code, ok := pingDaemon(ctx, "status", args, stdout, stderr, nil)
+	if !ok {
+		return code
 	}
 	fmt.Fprintf(stdout, "ec2grid daemon: running\n")
 	fmt.Fprintf(stdout, "  version: %s\n", p.Version)
@@ -80,28 +97,13 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // runStop is `ec2grid stop`: ask the daemon to stop and wait until its process is gone.
+// The pid comes from the daemon itself (its ping), not the pid file, so stop waits for
+// the process it talked to.
 func runStop(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_, socket, code, ok := parseCtlArgs("stop", args, stderr)
+	stop := func(ctx context.Context, c *api.Client) error { return c.Stop(ctx) }
+	p, code, ok := pingDaemon(ctx, "stop", args, stdout, stderr, stop)
 	if !ok {
 		return code
-	}
-	c := api.NewClient(socket)
-	defer c.Close()
-	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-	// The pid comes from the daemon itself, not the pid file, so stop waits for the
-	// process it talked to.
-	p, err := c.Ping(pctx)
-	if err == nil {
-		err = c.Stop(pctx)
-	}
-	if err != nil {
-		if errors.Is(err, api.ErrNotRunning) {
-			fmt.Fprintf(stdout, "ec2grid daemon: not running (no daemon at %s)\n", socket)
-			return exitFailure
-		}
-		fmt.Fprintf(stderr, "ec2grid stop: %v\n", err)
-		return exitFailure
 	}
 	deadline := time.Now().Add(stopWait)
 	for processAlive(p.PID) && !lockFree(p.Home) {
