@@ -289,13 +289,11 @@ func RunAct(prog string, args []string, env Env) int {
 		t.usage(env.Stderr)
 		return ExitFailure
 	}
-	client, err := Connect(env.Getenv)
+	client, ctx, closeClient, err := Open(env.Getenv)
 	if err != nil {
 		return Fail(env.Stderr, err)
 	}
-	defer client.Close()
-	ctx, cancel := Context()
-	defer cancel()
+	defer closeClient()
 
 	if len(ids) > 0 {
 		if constraint {

@@ -54,6 +54,17 @@ func Connect(getenv func(string) string) (*api.Client, error) {
 	return api.NewClient(socket), nil
 }
 
+// Open is Connect and Context together, a command's start of its conversation with the
+// daemon: done closes the client and cancels the context.
+func Open(getenv func(string) string) (c *api.Client, ctx context.Context, done func(), err error) {
+	c, err = Connect(getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := Context()
+	return c, ctx, func() { cancel(); c.Close() }, nil
+}
+
 // Context returns the context a command's calls to the daemon run under.
 func Context() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), RequestTimeout)

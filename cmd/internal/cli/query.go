@@ -26,13 +26,11 @@ func Query(env Env, args []string, user string, history bool, show Shower) int {
 		fmt.Fprintln(env.Stderr, err.Error())
 		return ExitFailure
 	}
-	client, err := Connect(env.Getenv)
+	client, ctx, closeClient, err := Open(env.Getenv)
 	if err != nil {
 		return Fail(env.Stderr, err)
 	}
-	defer client.Close()
-	ctx, cancel := Context()
-	defer cancel()
+	defer closeClient()
 	ads, err := client.Query(ctx, &api.QueryRequest{
 		History:    history,
 		Constraint: classad.Unparse(q.Constraint()),
