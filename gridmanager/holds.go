@@ -58,6 +58,17 @@ func holdKeypairCreate(msg string) hold {
 	return hold{Reason: msg, Code: codeEC2Connection, SubCode: 11}
 }
 
+// holdKeypairReplace: the job's keypair kept coming back made with its key file missing
+// (stReplaceKeyPair), or could not be destroyed to be made again. 40/11 as any keypair
+// creation failure; the reason names the keypair and the file (never the key).
+func holdKeypairReplace(name, file, last string) hold {
+	msg := fmt.Sprintf("Keypair %s exists but its private key file %s is missing; replacing the keypair failed after %d tries", name, file, maxKeypairReplacements)
+	if last != "" {
+		msg += ": " + last
+	}
+	return holdKeypairCreate(msg)
+}
+
 func holdStart(msg string) hold { return hold{Reason: msg, Code: codeEC2Connection, SubCode: 12} }
 
 func holdAbnormal(reason string) hold {

@@ -122,6 +122,11 @@ type extra struct {
 	// retired are the instances of the job's earlier submissions (forgotten at a hold or
 	// requeue): ended, and carrying the job's keypair name, they are never a lost start's.
 	retired []string
+	// keyReplaced counts the job's keypair replacements (stReplaceKeyPair) since a create
+	// last left the key file in place; bounded by maxKeypairReplacements. keyErr is the
+	// last answer that called for one (or failed one), for the hold's reason.
+	keyReplaced int
+	keyErr      string
 	// finishing is the JobStatus the finish op in flight acts on (moves to the history or
 	// leaves queued); a status that changes meanwhile needs another finish.
 	finishing int64
@@ -161,6 +166,9 @@ type result struct {
 	// stale: the op wrote nothing, because the job's status changed after the state
 	// decided (see raced); the state decides again from the status apply set.
 	stale bool
+	// keyLost: EC2_VM_CREATE_KEYPAIR answered that the keypair exists and the job's key
+	// file does not: the keypair's private key was lost (see stReplaceKeyPair).
+	keyLost bool
 }
 
 func (r *result) ok() bool { return r.err == nil && len(r.fields) > 0 && r.fields[0] == "0" }

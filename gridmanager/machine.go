@@ -2,7 +2,11 @@ package gridmanager
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/google/uuid"
 
@@ -188,12 +192,46 @@ func (m *Manager) firstStart(j *job) state {
 	return stStartVM
 }
 
+// keyPairExists reports a create's answer saying the keypair is already there (HTCondor's
+// three spellings, §3.3).
+func keyPairExists(text string) bool {
+	return strings.Contains(text, "KeyPairExists") || strings.Contains(text, "Keypair already exists") || strings.Contains(text, "InvalidKeyPair.Duplicate")
+}
+
 func stateCreateKeyPair(m *Manager, j *job) state {
 	if r := j.take(); r != nil {
-		t := r.failureText()
 		switch {
-		case r.ok() || strings.Contains(t, "KeyPairExists") || strings.Contains(t, "Keypair already exists") || strings.Contains(t, "InvalidKeyPair.Duplicate"):
+		case r.keyLost:
+			// Made by an earlier create whose gahp died before the key file was in place
+			// (or whose file write failed): its private key is gone for good.
 			j.tries = 0
+			j.ext().keyErr = r.errorString()
+			if j.maybeStarted {
+				// A restart on a cloud honouring ClientToken comes here without a seek,
+				// and a start may have gone out before the crash: it went only after a
+				// create answered success, so with the file in place, and the file has
+				// since gone (removed by hand, a /tmp cleared at boot). An instance it
+				// made holds the old key, and replacing the keypair would leave a key file
+				// that opens nothing: seek it first. Not found over the consistency
+				// window, maybeStarted is cleared and the create comes back here.
+				m.log.Warn("keypair exists but its key file is missing; seeking a possibly started instance before replacing it", zapJob(j), zap.String("keypair", j.keyPair), zap.String("file", j.keyFile))
+				if j.spot {
+					return stSpotCheck
+				}
+				return stSeekInstanceID
+			}
+			m.log.Warn("keypair exists but its key file is missing: its private key was lost; replacing the keypair", zapJob(j), zap.String("keypair", j.keyPair), zap.String("file", j.keyFile))
+			if j.x != nil && j.x.keyReplaced > 0 {
+				// The last replacement's create found it again: give a cloud slow to
+				// forget the destroyed name time before the next.
+				return m.retryLater(j, stReplaceKeyPair)
+			}
+			return stReplaceKeyPair
+		case r.ok() || keyPairExists(r.failureText()):
+			j.tries = 0
+			if j.x != nil {
+				j.x.keyReplaced, j.x.keyErr = 0, ""
+			}
 			if j.spot {
 				return stSpotStart
 			}
@@ -213,15 +251,75 @@ func stateCreateKeyPair(m *Manager, j *job) state {
 	if m.waiting(j) || !m.canCall(j) {
 		return stCreateKeyPair
 	}
-	file := j.keyFile
-	if file == "" {
-		file = "/dev/null"
-	}
 	j.tries++
 	j.keyMaybeCreated = true
-	name := j.keyPair
-	m.launch(j, m.ops, m.callOp(j.rs.cloud, resource.Medium, "EC2_VM_CREATE_KEYPAIR", name, file))
+	m.launch(j, m.ops, m.createKeyPairOp(j))
 	return stCreateKeyPair
+}
+
+// createKeyPairOp sends EC2_VM_CREATE_KEYPAIR and, when the answer says the keypair
+// exists, looks for the job's key file (in the op: a stat may block on a network file
+// system, the loop must not).
+func (m *Manager) createKeyPairOp(j *job) func(ctx context.Context) *result {
+	cloud, name, keyFile, stat := j.rs.cloud, j.keyPair, j.keyFile, m.opts.StatKeyFile
+	file := keyFile
+	if file == "" {
+		file = "/dev/null" // the key is discarded: nothing to lose
+	}
+	id := j.id
+	return func(ctx context.Context) *result {
+		f, err := cloud.Call(ctx, resource.Medium, "EC2_VM_CREATE_KEYPAIR", name, file)
+		r := &result{fields: f, err: err}
+		if err != nil || r.ok() || keyFile == "" || !keyPairExists(r.failureText()) {
+			return r
+		}
+		switch _, serr := stat(keyFile); {
+		case errors.Is(serr, fs.ErrNotExist):
+			r.keyLost = true
+		case serr != nil:
+			// Cannot tell: the file may hold the key, and a replacement would write over
+			// it. Go on as before (an existing keypair is success).
+			m.log.Warn("keypair exists; cannot check its key file", zap.Stringer("job", id), zap.String("file", keyFile), zap.Error(serr))
+		}
+		return r
+	}
+}
+
+// stateReplaceKeyPair (ours, not HTCondor's) destroys a keypair whose private key was
+// lost, then goes back to stCreateKeyPair, whose create makes fresh key material and
+// writes the key file. EC2_VM_CREATE_KEYPAIR writes the file before it answers, but a gahp
+// killed between the cloud's CreateKeyPair and the file's rename leaves the keypair made
+// and no file; the create sent again (by the resource after the gahp's restart, or by a
+// restarted daemon's recovery) is answered "duplicate", which HTCondor takes for success:
+// the job ran, and the user could never log in. No instance holds the lost key: a start
+// goes out only after a create answered success, which comes only with the file in place,
+// and a job that may have started is sought first (see stateCreateKeyPair). An existing
+// key file is never touched. Bounded: after maxKeypairReplacements in a row the job is
+// held 40/11.
+func stateReplaceKeyPair(m *Manager, j *job) state {
+	if r := j.take(); r != nil {
+		if r.ok() || strings.Contains(r.failureText(), "InvalidKeyPair.NotFound") {
+			return stCreateKeyPair // destroyed (or already gone)
+		}
+		j.ext().keyErr = r.errorString()
+		m.log.Warn("destroy keypair to replace it", zapJob(j), zap.String("keypair", j.keyPair), zap.Strings("result", r.fields), errField(r.err))
+		return m.retryLater(j, stReplaceKeyPair)
+	}
+	if j.gone() {
+		return m.abandon(j) // stDelete destroys the keypair (keyMaybeCreated)
+	}
+	if m.waiting(j) || !m.canCall(j) {
+		return stReplaceKeyPair
+	}
+	x := j.ext()
+	if x.keyReplaced >= maxKeypairReplacements {
+		last := x.keyErr
+		x.keyReplaced, x.keyErr = 0, ""
+		return holdWith(j, holdKeypairReplace(j.keyPair, j.keyFile, last))
+	}
+	x.keyReplaced++
+	m.launch(j, m.ops, m.callOp(j.rs.cloud, resource.Medium, "EC2_VM_DESTROY_KEYPAIR", j.keyPair))
+	return stReplaceKeyPair
 }
 
 func stateStartVM(m *Manager, j *job) state {

@@ -444,7 +444,7 @@ func (m *Manager) forgetRemote(j *job) {
 	j.maybeStarted, j.stale, j.completion = false, false, false
 	j.since, j.passes, j.tries, j.starts = timeZero, 0, 0, 0
 	if j.x != nil {
-		j.x.attachStep, j.x.spotInst, j.x.purged, j.x.lastErr = 0, "", 0, ""
+		j.x.attachStep, j.x.spotInst, j.x.purged, j.x.lastErr, j.x.keyReplaced, j.x.keyErr = 0, "", 0, "", 0, ""
 	}
 }
 

@@ -2,6 +2,8 @@ package gridmanager
 
 import (
 	"context"
+	"io/fs"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -86,6 +88,14 @@ const (
 	// a run of ambiguous answers vanishingly rare: at the fault storm's 7%, 3 tries held
 	// one job in 1,000 (docs/chaos.md).
 	maxKeypairTries = 10
+	// maxKeypairReplacements: a keypair found made but its key file missing is destroyed
+	// and created again (stReplaceKeyPair) at most this often in a row before the job is
+	// held 40/11. One replacement heals the case it exists for (a gahp killed between
+	// CreateKeyPair and the key file's rename); a second covers a cloud slow to forget the
+	// destroyed name. More means the file never appears where the daemon looks (a cloud
+	// answering "duplicate" for a name it does not list, a key file path the gahp cannot
+	// write but the daemon cannot see either), which no retry fixes.
+	maxKeypairReplacements = 3
 	// maxSpotPurged: a spot request missing from two passes is lost (§3.6).
 	maxSpotPurged = 2
 )
@@ -128,6 +138,12 @@ type Options struct {
 	OrphanSweepInterval time.Duration
 	// MaxOps and MaxStartOps: see DefaultMaxOps and DefaultMaxStartOps.
 	MaxOps, MaxStartOps int
+	// StatKeyFile looks at a job's EC2KeyPairFile when EC2_VM_CREATE_KEYPAIR answers that
+	// the keypair already exists: a file that does not exist (fs.ErrNotExist) means the
+	// keypair's private key was lost, and the keypair is replaced. nil = os.Stat; the
+	// daemon runs as the user, so it sees the file as the user's ec2_gahp wrote it. Tests
+	// inject their own.
+	StatKeyFile func(name string) (fs.FileInfo, error)
 }
 
 func (o *Options) setDefaults() {
@@ -179,6 +195,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Policy == nil {
 		o.Policy = defaultPolicy()
+	}
+	if o.StatKeyFile == nil {
+		o.StatKeyFile = os.Stat
 	}
 }
 

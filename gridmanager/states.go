@@ -8,6 +8,7 @@ const (
 	stInit            state = iota // GM_INIT: wait for the resource's first ping, then recover from the ad
 	stSaveClientToken              // GM_SAVE_CLIENT_TOKEN: commit token (and keypair name) durably
 	stCreateKeyPair                // GM_CREATE_KEY_PAIR
+	stReplaceKeyPair               // ours: destroy a keypair whose private key was lost, then create it again
 	stStartVM                      // GM_START_VM: EC2_VM_START with the committed token
 	stSaveInstanceID               // GM_SAVE_INSTANCE_ID: commit the instance id durably, 027
 	stSubmitted                    // GM_SUBMITTED: wait for status passes
@@ -32,7 +33,7 @@ const (
 )
 
 var stateNames = [numStates]string{
-	"init", "save-client-token", "create-keypair", "start-vm", "save-instance-id",
+	"init", "save-client-token", "create-keypair", "replace-keypair", "start-vm", "save-instance-id",
 	"submitted", "probe", "attach", "done-save", "cancel", "cancel-check", "clear-request",
 	"delete", "hold", "seek-instance-id", "spot-start", "spot-submitted", "spot-query",
 	"spot-check", "spot-cancel", "spot-cancel-check", "parked", "gone",
@@ -56,8 +57,8 @@ var stateFuncs [numStates]stateFunc
 func init() {
 	stateFuncs = [numStates]stateFunc{
 		stInit: stateInit, stSaveClientToken: stateSaveClientToken,
-		stCreateKeyPair: stateCreateKeyPair, stStartVM: stateStartVM,
-		stSaveInstanceID: stateSaveInstanceID, stSubmitted: stateSubmitted,
+		stCreateKeyPair: stateCreateKeyPair, stReplaceKeyPair: stateReplaceKeyPair,
+		stStartVM: stateStartVM, stSaveInstanceID: stateSaveInstanceID, stSubmitted: stateSubmitted,
 		stProbe: stateProbe, stAttach: stateAttach, stDoneSave: stateDoneSave,
 		stCancel: stateCancel, stCancelCheck: stateCancelCheck,
 		stClearRequest: stateClearRequest, stDelete: stateDelete, stHold: stateHold,
@@ -77,7 +78,8 @@ var leaveStates = []state{stCancel, stSpotCancel, stSeekInstanceID, stSpotCheck,
 var transitions = map[state][]state{
 	stInit:            {stHold, stDelete, stParked, stSaveClientToken, stCreateKeyPair, stSubmitted, stSpotSubmitted, stSpotCheck, stSeekInstanceID, stStartVM, stClearRequest, stCancel, stSpotCancel},
 	stSaveClientToken: {stHold, stCreateKeyPair, stStartVM, stSpotStart, stDelete, stClearRequest},
-	stCreateKeyPair:   {stHold, stStartVM, stSpotStart, stDelete, stClearRequest, stSeekInstanceID, stSpotCheck},
+	stCreateKeyPair:   {stHold, stStartVM, stSpotStart, stDelete, stClearRequest, stSeekInstanceID, stSpotCheck, stReplaceKeyPair},
+	stReplaceKeyPair:  {stHold, stCreateKeyPair, stDelete, stClearRequest},
 	stStartVM:         {stHold, stSaveInstanceID, stSeekInstanceID, stDelete, stClearRequest},
 	stSaveInstanceID:  {stHold, stSubmitted},
 	stSubmitted:       {stHold, stProbe, stCancel},
