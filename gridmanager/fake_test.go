@@ -3,6 +3,7 @@ package gridmanager
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -48,6 +49,11 @@ type fakeCloud struct {
 	started   chan string // receives each command as it arrives, when set
 	hide      map[string]bool
 	filters   bool // EC2_VM_STATUS_ALL honours its tag filter
+	// keys, when set (trackKeys), are the cloud's keypairs, name → private key material:
+	// EC2_VM_CREATE_KEYPAIR answers InvalidKeyPair.Duplicate for a name there, else makes
+	// fresh material and writes it to the key file as ec2_gahp does; DESTROY forgets it.
+	keys   map[string]string
+	keySeq int
 }
 
 type fakeAnswer struct {
@@ -130,7 +136,46 @@ func (f *fakeCloud) addLocked(id string, args []string) *fakeInst {
 	return in
 }
 
+// trackKeys makes the fake keep keypairs (see keys), starting with those given.
+func (f *fakeCloud) trackKeys(existing map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keys = map[string]string{}
+	for n, k := range existing {
+		f.keys[n] = k
+	}
+}
+
+// keyMaterial is the private key of the cloud's keypair name, if it has one.
+func (f *fakeCloud) keyMaterial(name string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k, ok := f.keys[name]
+	return k, ok
+}
+
+// dupKeyPair is ec2_gahp's answer to CreateKeyPair for a name already there.
+var dupKeyPair = []string{"1", "E_HTTP_RESPONSE_NOT_200 (400)", "<Code>InvalidKeyPair.Duplicate</Code><Message>The keypair already exists</Message>"}
+
 func (f *fakeCloud) defaultLocked(cmd string, args []string) ([]string, error) {
+	switch {
+	case f.keys != nil && cmd == "EC2_VM_CREATE_KEYPAIR":
+		if _, ok := f.keys[args[0]]; ok {
+			return dupKeyPair, nil
+		}
+		f.keySeq++
+		k := fmt.Sprintf("-----BEGIN RSA PRIVATE KEY----- %s #%d", args[0], f.keySeq)
+		f.keys[args[0]] = k
+		if args[1] != "/dev/null" {
+			if err := os.WriteFile(args[1], []byte(k), 0o600); err != nil {
+				return []string{"1", "E_FILE_IO", "Failed to write private key to file: " + err.Error()}, nil
+			}
+		}
+		return []string{"0"}, nil
+	case f.keys != nil && cmd == "EC2_VM_DESTROY_KEYPAIR":
+		delete(f.keys, args[0])
+		return []string{"0"}, nil
+	}
 	switch cmd {
 	case "EC2_VM_START":
 		if clientTokenWorks(f.health.ServerType) {

@@ -2,7 +2,9 @@ package gridmanager
 
 import (
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -168,6 +170,8 @@ func TestStateSaveClientToken(t *testing.T) {
 
 func TestStateCreateKeyPair(t *testing.T) {
 	own := func(h *harness, j *job) { withToken(h, j); j.keyPair, j.ownKey = "SSH_k", true }
+	// ownFile: the job names an ec2_keypair_file, not yet written.
+	ownFile := func(h *harness, j *job) { own(h, j); j.keyFile = filepath.Join(h.dir, "k.pem") }
 	runStateCases(t, []stateCase{
 		{name: "created", server: openstack, state: stCreateKeyPair, setup: own, want: stStartVM, calls: []string{"EC2_VM_CREATE_KEYPAIR"},
 			check: func(t *testing.T, h *harness, j *job) {
@@ -209,11 +213,145 @@ func TestStateCreateKeyPair(t *testing.T) {
 				j.tries = 4
 				h.cloud.answer("EC2_VM_CREATE_KEYPAIR", []string{"1", "NEED_CHECK_SSHKEY", "Transport error: EOF"}, nil)
 			}},
+		{name: "duplicate, key file there: start, the file untouched", server: openstack, state: stCreateKeyPair, want: stStartVM,
+			calls: []string{"EC2_VM_CREATE_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				ownFile(h, j)
+				if err := os.WriteFile(j.keyFile, []byte("the user's key"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				h.cloud.trackKeys(map[string]string{"SSH_k": "the user's key"})
+			},
+			check: func(t *testing.T, h *harness, j *job) {
+				if b, err := os.ReadFile(j.keyFile); err != nil || string(b) != "the user's key" {
+					t.Errorf("key file %q, %v: want it untouched", b, err)
+				}
+			}},
+		{name: "duplicate, key file missing: destroy, create again, start", server: openstack, state: stCreateKeyPair, want: stReplaceKeyPair,
+			calls: []string{"EC2_VM_CREATE_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				ownFile(h, j)
+				h.cloud.trackKeys(map[string]string{"SSH_k": "lost with the killed gahp"})
+			},
+			check: func(t *testing.T, h *harness, j *job) {
+				if got := driveKeyPair(t, h, j, stReplaceKeyPair); got != stStartVM {
+					t.Fatalf("state %s after the replacement, want %s", got, stStartVM)
+				}
+				want := []string{"EC2_VM_CREATE_KEYPAIR", "EC2_VM_DESTROY_KEYPAIR", "EC2_VM_CREATE_KEYPAIR"}
+				if c := h.cloud.cmds(); !reflect.DeepEqual(c, want) {
+					t.Errorf("calls %q, want %q", c, want)
+				}
+				if a := h.cloud.lastCall("EC2_VM_DESTROY_KEYPAIR").Args; !reflect.DeepEqual(a, []string{"SSH_k"}) {
+					t.Errorf("destroy args %q", a)
+				}
+				k, _ := h.cloud.keyMaterial("SSH_k")
+				if b, err := os.ReadFile(j.keyFile); err != nil || string(b) != k || k == "lost with the killed gahp" {
+					t.Errorf("key file %q (%v), the cloud's key %q: want the new keypair's key in the file", b, err, k)
+				}
+			}},
+		{name: "duplicate, no key file (discarded): start, no look at any file", server: openstack, state: stCreateKeyPair, want: stStartVM,
+			calls: []string{"EC2_VM_CREATE_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				own(h, j)
+				h.cloud.trackKeys(map[string]string{"SSH_k": "discarded"})
+				h.m.opts.StatKeyFile = func(name string) (fs.FileInfo, error) {
+					t.Errorf("stat %q for a job without a key file", name)
+					return nil, fs.ErrNotExist
+				}
+			},
+			check: func(t *testing.T, h *harness, j *job) {
+				if a := h.cloud.lastCall("EC2_VM_CREATE_KEYPAIR").Args; a[1] != "/dev/null" {
+					t.Errorf("args %q", a)
+				}
+			}},
+		{name: "duplicate, key file cannot be looked at: start as before, nothing destroyed", server: openstack, state: stCreateKeyPair, want: stStartVM,
+			calls: []string{"EC2_VM_CREATE_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				ownFile(h, j)
+				h.cloud.trackKeys(map[string]string{"SSH_k": "maybe in the file"})
+				h.m.opts.StatKeyFile = func(name string) (fs.FileInfo, error) { return nil, fs.ErrPermission }
+			}},
+		{name: "duplicate, key file missing, a start may have gone out: seek first, nothing destroyed", server: amazon, state: stCreateKeyPair, want: stSeekInstanceID,
+			calls: []string{"EC2_VM_CREATE_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				ownFile(h, j)
+				j.maybeStarted = true
+				h.cloud.trackKeys(map[string]string{"SSH_k": "in the instance, maybe"})
+			}},
+		{name: "replacement keeps finding the keypair: held 40/11 after 3", server: openstack, state: stCreateKeyPair, want: stReplaceKeyPair,
+			calls: []string{"EC2_VM_CREATE_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				ownFile(h, j)
+				for i := 0; i < 10; i++ {
+					h.cloud.answer("EC2_VM_CREATE_KEYPAIR", dupKeyPair, nil)
+				}
+			},
+			check: func(t *testing.T, h *harness, j *job) {
+				if got := driveKeyPair(t, h, j, stReplaceKeyPair); got != stHold {
+					t.Fatalf("state %s, want %s", got, stHold)
+				}
+				if n := h.cloud.count("EC2_VM_DESTROY_KEYPAIR"); n != maxKeypairReplacements {
+					t.Errorf("%d destroys, want %d", n, maxKeypairReplacements)
+				}
+				if n := h.cloud.count("EC2_VM_CREATE_KEYPAIR"); n != maxKeypairReplacements+1 {
+					t.Errorf("%d creates, want %d", n, maxKeypairReplacements+1)
+				}
+				wantHold(40, 11, "Keypair SSH_k exists but its private key file "+j.keyFile+
+					" is missing; replacing the keypair failed after 3 tries: <Code>InvalidKeyPair.Duplicate</Code><Message>The keypair already exists</Message>")(t, h, j)
+			}},
+		{name: "destroy keeps failing: held 40/11 after 3", server: openstack, state: stCreateKeyPair, want: stReplaceKeyPair,
+			calls: []string{"EC2_VM_CREATE_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				ownFile(h, j)
+				h.cloud.trackKeys(map[string]string{"SSH_k": "lost"})
+				for i := 0; i < 10; i++ {
+					h.cloud.answer("EC2_VM_DESTROY_KEYPAIR", []string{"1", "E_HTTP_RESPONSE_NOT_200 (500)", "InternalError"}, nil)
+				}
+			},
+			check: func(t *testing.T, h *harness, j *job) {
+				if got := driveKeyPair(t, h, j, stReplaceKeyPair); got != stHold {
+					t.Fatalf("state %s, want %s", got, stHold)
+				}
+				want := []string{"EC2_VM_CREATE_KEYPAIR", "EC2_VM_DESTROY_KEYPAIR", "EC2_VM_DESTROY_KEYPAIR", "EC2_VM_DESTROY_KEYPAIR"}
+				if c := h.cloud.cmds(); !reflect.DeepEqual(c, want) {
+					t.Errorf("calls %q, want %q", c, want)
+				}
+				wantHold(40, 11, "Keypair SSH_k exists but its private key file "+j.keyFile+
+					" is missing; replacing the keypair failed after 3 tries: InternalError")(t, h, j)
+			}},
+		{name: "replace: destroyed elsewhere meanwhile (NotFound) is done", server: openstack, state: stReplaceKeyPair, want: stCreateKeyPair,
+			calls: []string{"EC2_VM_DESTROY_KEYPAIR"},
+			setup: func(h *harness, j *job) {
+				ownFile(h, j)
+				h.cloud.answer("EC2_VM_DESTROY_KEYPAIR", []string{"1", "E_HTTP_RESPONSE_NOT_200 (400)", "<Code>InvalidKeyPair.NotFound</Code>"}, nil)
+			}},
+		{name: "replace: removed meanwhile: leave (the cleanup destroys it)", server: openstack, state: stReplaceKeyPair, want: stDelete,
+			setup: func(h *harness, j *job) { ownFile(h, j); j.status = jobs.StatusRemoved }},
+		{name: "replace: resource down: no call", server: openstack, state: stReplaceKeyPair, want: stReplaceKeyPair,
+			setup: func(h *harness, j *job) { ownFile(h, j); j.rs.health.Up = false }},
 		{name: "resource down: no call", server: openstack, state: stCreateKeyPair, want: stCreateKeyPair,
 			setup: func(h *harness, j *job) { own(h, j); j.rs.health.Up = false }},
 		{name: "removed: leave", server: openstack, state: stCreateKeyPair, want: stDelete,
 			setup: func(h *harness, j *job) { own(h, j); j.status = jobs.StatusRemoved }},
 	})
+}
+
+// driveKeyPair steps the job from state from (waking it when it waits) until it leaves
+// the keypair states, and returns where it went.
+func driveKeyPair(t *testing.T, h *harness, j *job, from state) state {
+	t.Helper()
+	j.state = from
+	for i := 0; i < 100; i++ {
+		if j.state != stCreateKeyPair && j.state != stReplaceKeyPair {
+			return j.state
+		}
+		if !j.wakeAt.IsZero() {
+			h.clock.set(j.wakeAt)
+		}
+		j.state = h.run(j)
+	}
+	t.Fatalf("still in %s after 100 steps: the replacement does not end", j.state)
+	return j.state
 }
 
 func TestStateStartVM(t *testing.T) {

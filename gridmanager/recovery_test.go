@@ -659,3 +659,75 @@ func TestCancelGaveUpParksWithRemoteState(t *testing.T) {
 		t.Errorf("GridJobStatus %q when parked, want the instance's last state %q", got, "running")
 	}
 }
+
+// TestRestartReplacesLostKeyPair: an ec2_gahp killed after the cloud made a job's keypair
+// but before the key file was renamed into place leaves the keypair at the cloud and no
+// file; the restarted daemon's create is answered "duplicate", which HTCondor takes for
+// success (the job runs, the user can never log in). Recovery must start exactly one
+// instance, with a keypair whose private key is in the job's key file. On Amazon the
+// restart comes to the create without a seek, and a start may have gone out: it seeks
+// first, and an instance it finds is adopted with the keypair left alone.
+func TestRestartReplacesLostKeyPair(t *testing.T) {
+	const (
+		tok  = "3f8a1c2e-0000-4000-8000-000000000001"
+		name = "SSH_q-1_sched_1_0_100"
+		lost = "lost with the killed gahp"
+	)
+	for _, tc := range []struct {
+		name     string
+		server   string
+		instance bool // the start went out before the crash (and the file was removed since)
+	}{
+		{name: "amazon", server: amazon},
+		{name: "openstack", server: openstack},
+		{name: "amazon, instance already started: adopted, keypair kept", server: amazon, instance: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.server)
+			file := filepath.Join(h.dir, "k.pem")
+			h.cloud.trackKeys(map[string]string{name: lost})
+			if tc.instance {
+				h.cloud.addLocked("i-77", []string{"ami", name, "", "", "", "", "", "", tok})
+			}
+			j := h.load(gid(tok), fmt.Sprintf("EC2ServerType = %q", tc.server), `EC2KeyPair = "`+name+`"`,
+				fmt.Sprintf("EC2KeyPairFile = %q", file))
+			h.pass()
+			h.later(time.Minute)
+			h.pass()
+			if j.state != stSubmitted {
+				t.Fatalf("state %s after recovery, want %s (calls %q)", j.state, stSubmitted, h.cloud.cmds())
+			}
+			h.cloud.mu.Lock()
+			insts := len(h.cloud.insts)
+			h.cloud.mu.Unlock()
+			if insts != 1 {
+				t.Errorf("%d instances, want 1", insts)
+			}
+			k, ok := h.cloud.keyMaterial(name)
+			b, err := os.ReadFile(file)
+			if tc.instance {
+				if j.instanceID != "i-77" || h.cloud.count("EC2_VM_DESTROY_KEYPAIR") != 0 || k != lost {
+					t.Errorf("instance %q, calls %q, key %q: want i-77 adopted and its keypair left alone", j.instanceID, h.cloud.cmds(), k)
+				}
+				return
+			}
+			if n := h.cloud.count("EC2_VM_START"); n != 1 {
+				t.Errorf("%d EC2_VM_START, want 1", n)
+			}
+			if err != nil {
+				t.Fatalf("key file after recovery: %v (calls %q)", err, h.cloud.cmds())
+			}
+			if !ok || k == lost || string(b) != k {
+				t.Errorf("key file %q, the cloud's keypair %q (%v): want the cloud's keypair's key in the file", b, k, ok)
+			}
+			c := h.cloud.cmds()
+			d, s := slices.Index(c, "EC2_VM_DESTROY_KEYPAIR"), slices.Index(c, "EC2_VM_START")
+			if d < 0 || s < d || h.cloud.count("EC2_VM_DESTROY_KEYPAIR") != 1 {
+				t.Errorf("calls %q: want one EC2_VM_DESTROY_KEYPAIR before the start", c)
+			}
+			if a := h.cloud.lastCall("EC2_VM_START").Args; a[1] != name {
+				t.Errorf("started with keypair %q, want %q", a[1], name)
+			}
+		})
+	}
+}
